@@ -1,0 +1,50 @@
+"""Errors a user can cause.
+
+Anything raised as :class:`ZooError` is the user's to fix (a bad config value,
+an unknown name, missing data).  The CLI prints its message as one line on
+stderr and exits with ``exit_code``; it never shows a traceback for these.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class ZooError(Exception):
+    """A problem in the user's input, reported as one line."""
+
+    exit_code = 2
+
+
+class ConfigError(ZooError, ValueError):
+    """A config file or override that cannot be used."""
+
+
+class UnknownNameError(ZooError, KeyError):
+    """A model, dataset or option name that is not registered.
+
+    Subclasses ``KeyError`` so ``except KeyError`` works as it would for a dict
+    lookup, but prints as a plain sentence (``KeyError`` would quote it).
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class DataError(ZooError):
+    """Dataset files missing, corrupt or in the wrong form."""
+
+
+class CheckpointError(ZooError):
+    """A checkpoint that is missing, corrupt, foreign or unsafe."""
+
+
+def close_matches(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    return difflib.get_close_matches(name, list(choices), n=n, cutoff=0.6)
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """`` (did you mean a, b?)`` or an empty string."""
+    matches = close_matches(name, choices)
+    return f" (did you mean {', '.join(matches)}?)" if matches else ""

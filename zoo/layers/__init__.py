@@ -1,0 +1,1 @@
+"""Building blocks with torch.nn-compatible signatures."""
