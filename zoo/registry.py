@@ -178,7 +178,22 @@ def create_model(
     if in_chans is not None:
         kwargs["in_chans"] = in_chans
     _check_kwargs(entry, kwargs)
-    return entry.builder(**kwargs)
+    try:
+        model = entry.builder(**kwargs)
+    except (ValueError, TypeError) as exc:
+        # Builders validate their arguments with ValueError; say which model.
+        raise ConfigError(f"model {entry.name!r}: {exc}") from exc
+    # What rebuilds this architecture: saved into checkpoints by zoo.save_checkpoint.
+    model.zoo_config = {"name": entry.name, "kwargs": _jsonable(kwargs)}
+    return model
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def count_parameters(model: nn.Module) -> int:

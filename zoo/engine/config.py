@@ -70,7 +70,7 @@ class DataConfig:
     options: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("options", "seed")}
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "options"}
         return {**d, **self.options}
 
     @property
@@ -123,7 +123,7 @@ class TrainConfig:
     accum_steps: int = field(default=1, metadata=_range(ge=1))
     aux_weight: float = field(default=0.3, metadata=_range(ge=0))  # auxiliary heads (GoogLeNet)
     ckpt_every_steps: int = field(default=0, metadata=_range(ge=0))
-    keep_last: int = field(default=1, metadata=_range(ge=1))  # step checkpoints kept beside last.ckpt
+    keep_last: int = field(default=0, metadata=_range(ge=0))  # numbered snapshots kept beside last.ckpt
     monitor: str = "auto"  # metric for best.safetensors and early stopping; auto: acc1 or loss
     mode: Literal["auto", "max", "min"] = "auto"
     patience: int = field(default=0, metadata=_range(ge=0))  # early stopping; 0 = off
@@ -339,8 +339,10 @@ def _type_name(tp: Any) -> str:
 
 
 def _coerce(key: str, value: Any, tp: Any, bounds: dict[str, float] | None) -> Any:
+    given = value
+
     def fail() -> typing.NoReturn:
-        raise ConfigError(f"{key} must be {_type_name(tp)}{_bounds_text(bounds)}, got {value!r}")
+        raise ConfigError(f"{key} must be {_type_name(tp)}{_bounds_text(bounds)}, got {given!r}")
 
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
@@ -394,7 +396,7 @@ def _coerce(key: str, value: Any, tp: Any, bounds: dict[str, float] | None) -> A
         if not isinstance(value, str):
             fail()
     if bounds and not _in_bounds(value, bounds):
-        raise ConfigError(f"{key} must be {_type_name(tp)}{_bounds_text(bounds)}, got {value!r}")
+        fail()
     return value
 
 
