@@ -15,9 +15,11 @@ Errors the user can cause end in one line on stderr and exit code 2 (see
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -192,24 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", help="input size C,H,W (default: the model's)")
     p.set_defaults(func=_cmd_summary)
 
-    for module in _COMMAND_MODULES:
-        module().add_cli(sub)
+    for name in _COMMAND_MODULES:
+        importlib.import_module(f"zoo.{name}").add_cli(sub)
     return parser
 
 
-def _compare_module() -> Any:
-    from . import compare
-
-    return compare
-
-
-def _export_module() -> Any:
-    from . import export
-
-    return export
-
-
-_COMMAND_MODULES: list[Callable[[], Any]] = []
+# Commands that live in their own module; each defines add_cli(subparsers).
+_COMMAND_MODULES = [name for name in ("compare", "export") if importlib.util.find_spec(f"zoo.{name}") is not None]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

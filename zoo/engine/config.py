@@ -111,6 +111,7 @@ class SchedConfig:
 class TrainConfig:
     epochs: int = field(default=10, metadata=_range(ge=1))
     max_steps: int | None = field(default=None, metadata=_range(ge=1))  # stop after this many optimizer steps
+    max_seconds: float | None = field(default=None, metadata=_range(gt=0))  # wall-clock training budget
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     deterministic: bool = False

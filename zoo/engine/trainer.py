@@ -386,13 +386,16 @@ class Trainer:
                 params = count_parameters(self.model)
                 where = f"{self.device}" + (f" x{self.dist.world} ranks" if self.dist.enabled else "")
                 print(f"{cfg.model.name} ({params:,} params) on {self.info.name}, {where}; run dir {self.run_dir}", flush=True)
-            while self.pos.epoch < tc.epochs and self.pos.step < self.total_steps:
+            while self.pos.epoch < tc.epochs and self.pos.step < self.total_steps and not self._out_of_time():
                 self._train_epoch(progress)
                 if self._stop_requested:
                     break
                 self.pos.epoch += 1
                 self.pos.batch = 0
-                row = self._end_epoch(tb)
+                self._end_epoch(tb)
+                if self._out_of_time():
+                    stopped = f"time budget: train.max_seconds={tc.max_seconds:g} reached"
+                    break
                 if self._early_stop():
                     stopped = f"early stopping: {self.monitor} did not improve for {tc.patience} epochs"
                     if self.dist.main:
@@ -464,7 +467,7 @@ class Trainer:
             if self._stop_requested and at_step_boundary:
                 self._check_finite(first_bad)
                 break
-            if self.pos.step >= self.total_steps:
+            if self.pos.step >= self.total_steps or (at_step_boundary and self._out_of_time()):
                 break
         self._check_finite(first_bad)
         progress.close()
@@ -506,7 +509,7 @@ class Trainer:
         row.update({f"train_{k}": v for k, v in train_metrics.items() if k in self.task.scalar_metrics})
         split = "val" if self.data.val is not None else "test"
         eval_metrics: dict[str, Any] = {}
-        last_epoch = self.pos.epoch >= tc.epochs or self.pos.step >= self.total_steps
+        last_epoch = self.pos.epoch >= tc.epochs or self.pos.step >= self.total_steps or self._out_of_time()
         if self.pos.epoch % tc.eval_every == 0 or last_epoch:
             eval_metrics = evaluate(self.net, self.data.eval_split, self.task, self.device, amp=tc.amp,
                                     channels_last=tc.channels_last)
@@ -541,6 +544,10 @@ class Trainer:
                         tb.add_scalar(k, v, self.pos.epoch)
         self.save_last()
         return row
+
+    def _out_of_time(self) -> bool:
+        limit = self.cfg.train.max_seconds
+        return limit is not None and self._wall() >= limit
 
     def _early_stop(self) -> bool:
         patience = self.cfg.train.patience
