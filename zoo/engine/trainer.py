@@ -277,6 +277,7 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        self._apply_optim_config()
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.pos = _Position(**state["position"])
@@ -287,6 +288,19 @@ class Trainer:
         self._meter_state = self._mine(state.get("meter"))
         if state.get("rng") is not None:
             set_rng_state(self._mine(state["rng"]))
+
+    def _apply_optim_config(self) -> None:
+        """Hyperparameters come from the config, not the checkpoint (they match unless
+        --force changed them); the schedule's position comes from the checkpoint."""
+        fresh = build_optimizer(self.model, self.cfg.optim)
+        self.scheduler.base_lrs = [self.cfg.optim.lr] * len(self.optimizer.param_groups)
+        step = self.scheduler.last_epoch
+        for group, new, fn in zip(self.optimizer.param_groups, fresh.param_groups, self.scheduler.lr_lambdas):
+            for key, value in new.items():
+                if key != "params":
+                    group[key] = value
+            group["initial_lr"] = self.cfg.optim.lr
+            group["lr"] = self.cfg.optim.lr * fn(step)
 
     def _state(self) -> dict[str, Any]:
         return {
@@ -444,7 +458,14 @@ class Trainer:
                     raise ZooError(f"model {self.cfg.model.name} does not fit dataset {self.info.name}: "
                                    f"{str(exc).strip().splitlines()[0]}") from None
                 raise
-            self.scaler.scale(loss / accum if accum > 1 else loss).backward()
+            if accum > 1:
+                # Mean over the micro-batches of this group; the last group of an
+                # epoch may be shorter.
+                group_start = i - (i - start) % accum
+                loss_for_grad = loss / min(accum, total - group_start)
+            else:
+                loss_for_grad = loss
+            self.scaler.scale(loss_for_grad).backward()
             self.task.update(self.meter, outputs, target, loss)
             # Non-finite check: every step on CPU (free), every few steps on GPU
             # (a sync), remembering the first bad step on the device meanwhile.
@@ -477,10 +498,11 @@ class Trainer:
     def _check_finite(self, first_bad: torch.Tensor) -> None:
         bad = int(first_bad)
         if bad >= 0:
+            last = self.run_dir / "last.ckpt"
+            kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint had been written yet"
             raise TrainingStopped(
-                f"loss became NaN/Inf at epoch {self.pos.epoch + 1}, batch {bad + 1} (optimizer step ~{self.pos.step}); "
-                f"stopped. The last good checkpoint is {self.run_dir / 'last.ckpt'}"
-                " (try a lower optim.lr or train.grad_clip_norm)"
+                f"loss became NaN/Inf at epoch {self.pos.epoch + 1}, step {bad + 1} of {len(self.data.train)}; "
+                f"stopped, {kept} (try a lower optim.lr or train.grad_clip_norm)"
             )
 
     def _optimizer_step(self) -> None:
