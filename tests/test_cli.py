@@ -28,6 +28,7 @@ def test_bad_override_prints_one_line_and_exits_2():
         (["train", "configs/lenet5_digits.yaml", "data.name=digit"], "did you mean digits"),
         (["train", "configs/lenet5_digits.yaml", "model.activaton=relu"], "activation"),
         (["train", "configs/lenet5_digits.yaml", "train.device=cuda:99"], "train.device"),
+        (["train", "configs/lenet5_digits.yaml", "model.in_chans=3"], "does not fit dataset digits"),
         (["train", "no_such_config.yaml"], "not found"),
         (["info", "resnet"], "unknown model"),
         (["summary", "lenet5", "--input", "a,b"], "--input"),

@@ -231,6 +231,8 @@ class Trainer:
         self.monitor = self.task.monitor if tc.monitor == "auto" else tc.monitor
         self.mode = tc.mode if tc.mode != "auto" else ("max" if self.monitor.startswith("acc") else "min")
 
+        self._probe()
+
         self.net: nn.Module = self.model
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -249,6 +251,22 @@ class Trainer:
         self.meter = None
         self._meter_state = None
         self.run_dir = self._prepare_run_dir(run_dir)
+
+    def _probe(self) -> None:
+        """One forward pass on two evaluation samples, before the run directory exists,
+        so that a model that does not fit the data fails with one line and leaves
+        nothing behind. Eval mode and no_grad: no RNG draw, no BatchNorm update."""
+        batch = next(iter(self.data.test))
+        *inputs, target = _to_device(tuple(t[:2] for t in batch), self.device, self.cfg.train.channels_last)
+        self.model.eval()
+        try:
+            with torch.no_grad(), _autocast(self.device, self.cfg.train.amp):
+                self.task.loss(self.model(*inputs), target)
+        except (RuntimeError, ValueError, IndexError) as exc:
+            raise ZooError(f"model {self.cfg.model.name} does not fit dataset {self.info.name}: "
+                           f"{str(exc).strip().splitlines()[0]}") from None
+        finally:
+            self.model.train()
 
     # ------------------------------------------------------------------------------
     # Run directory and checkpoints
@@ -449,15 +467,9 @@ class Trainer:
         opt = self.optimizer
         for i, batch in enumerate(loader, start=start):
             *inputs, target = _to_device(batch, self.device, tc.channels_last)
-            try:
-                with _autocast(self.device, tc.amp):
-                    outputs = self.net(*inputs)
-                    loss = self.task.loss(outputs, target, label_smoothing=tc.label_smoothing, aux_weight=tc.aux_weight)
-            except (RuntimeError, ValueError) as exc:
-                if self.pos.step == 0 and i == start:
-                    raise ZooError(f"model {self.cfg.model.name} does not fit dataset {self.info.name}: "
-                                   f"{str(exc).strip().splitlines()[0]}") from None
-                raise
+            with _autocast(self.device, tc.amp):
+                outputs = self.net(*inputs)
+                loss = self.task.loss(outputs, target, label_smoothing=tc.label_smoothing, aux_weight=tc.aux_weight)
             if accum > 1:
                 # Mean over the micro-batches of this group; the last group of an
                 # epoch may be shorter.
