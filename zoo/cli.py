@@ -30,7 +30,7 @@ __all__ = ["main"]
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, as for every user error
-        raise ZooError(f"{self.prog}: {message}")
+        raise ZooError(message if self.prog == "zoo" else f"{self.prog}: {message}")
 
 
 # ---------------------------------------------------------------------------------
@@ -207,7 +207,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        # key=value items after an option (`zoo eval X --json data.root=...`) are
+        # still overrides: argparse stops collecting positionals at the first option.
+        slot = "overrides" if hasattr(args, "overrides") else "kwargs" if hasattr(args, "kwargs") else None
+        unknown = [a for a in extra if slot is None or a.startswith("-") or "=" not in a]
+        if unknown:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        if extra:
+            setattr(args, slot, [*getattr(args, slot), *extra])
         if not getattr(args, "func", None):
             parser.print_help()
             return 2
