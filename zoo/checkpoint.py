@@ -53,6 +53,10 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    # mkstemp makes the file private (0600); give it the mode a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     tmp_path = Path(tmp)
     try:
         write(tmp_path)
@@ -91,7 +95,7 @@ def tensors_sha256(state: dict[str, torch.Tensor]) -> str:
     for name in sorted(state):
         t = state[name].detach().cpu().contiguous()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")  # 0-dim too
     return h.hexdigest()
 
 
@@ -229,7 +233,7 @@ def load_state(path: str | Path) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         reason = _first_line(exc)
-        if "weights_only" in reason.lower() or "unsupported global" in reason.lower() or "global" in reason.lower():
+        if _is_refusal(exc):
             raise CheckpointError(
                 f"{path} refused: it carries a pickle payload beyond tensors and plain containers; nothing in it was run"
             ) from None
@@ -239,6 +243,12 @@ def load_state(path: str | Path) -> dict[str, Any]:
     if not isinstance(state, dict) or "model" not in state or "config" not in state:
         raise CheckpointError(f"{path} is not a zoo training checkpoint (no model state and config inside)")
     return state
+
+
+def _is_refusal(exc: BaseException) -> bool:
+    """Whether torch.load(weights_only=True) stopped at something beyond tensors and containers."""
+    text = str(exc).lower()
+    return any(k in text for k in ("weights only load failed", "weights_only", "unsupported global", "global"))
 
 
 def _first_line(exc: BaseException) -> str:

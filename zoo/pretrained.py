@@ -1,0 +1,645 @@
+"""Pretrained weights: the zoo's published checkpoints, torchvision's ImageNet
+weights, local files and URLs, adapted to the head and input channels asked for.
+
+``create_model(name, pretrained=SOURCE, num_classes=..., in_chans=..., **kwargs)``
+hands ``SOURCE`` to :func:`load_pretrained`. A source is one of:
+
+``"<tag>"`` or ``True``
+    Weights the zoo publishes (``zoo list --pretrained``), shipped in
+    ``zoo/weights/`` and listed in ``zoo/weights/manifest.json`` with their
+    sha256. ``create_model("lenet5.mnist", pretrained=True)`` names the tag in
+    the model name, timm-style. ``True`` alone picks the model's first published
+    tag, else torchvision's weights for the CNNs named like torchvision's.
+
+``"torchvision"``
+    The official ImageNet weights of the torchvision model of the same name
+    (``alexnet``, ``vgg16_bn``, ``resnet50``, ``googlenet`` ...), through
+    torchvision's Weights API: ``get_model_weights(name).DEFAULT``. The file is
+    downloaded once, hash-checked, into the torch hub cache (``$TORCH_HOME``,
+    default ``~/.cache/torch/hub/checkpoints``) and read from there offline.
+
+a local path
+    A zoo checkpoint (``.safetensors`` with zoo metadata, or a training state
+    ``.ckpt``), a plain ``.safetensors`` state dict, or a torchvision-style
+    state dict ``.pth``/``.pt``/``.bin``. Pickle files are read with
+    ``torch.load(weights_only=True)`` only: anything but tensors and plain
+    containers is refused, and nothing in the file runs.
+
+``"https://host/path/name.safetensors#sha256=<64 hex digits>"``
+    A URL (``http``, ``https`` or ``file``) with the sha256 of the file it
+    serves, in the URL fragment. The file is cached under ``$ZOO_HOME/weights``
+    (default ``~/.cache/zoo/weights``) and checked on every use; a download or a
+    cached file whose sha256 differs is deleted and the load fails.
+
+Adaptation, each reported in one line on the ``zoo.pretrained`` logger (stderr
+by default):
+
+* the model's keyword arguments start from those the checkpoint records (zoo
+  checkpoints) or those its tensor shapes imply (``num_classes``,
+  ``in_chans``); the caller's keyword arguments override them;
+* ``num_classes`` differing from the checkpoint's: the classifier head is
+  newly initialized, every other weight is kept;
+* ``in_chans`` differing: the first convolution is adapted, as timm does. To one
+  channel its filters are summed over the input channels (a grey image seen as
+  R = G = B gives the same response); to ``k`` channels they are repeated
+  cyclically and scaled by ``c/k`` (``c`` the checkpoint's channels), which keeps
+  the activation scale;
+* any other difference fails, naming the missing and unexpected keys (the first
+  10 and their count) or the tensors whose shapes differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import pickle
+import re
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .errors import CheckpointError, ConfigError, UnknownNameError, close_matches
+
+__all__ = [
+    "MANIFEST",
+    "published",
+    "published_names",
+    "published_file",
+    "load_pretrained",
+    "load_state_source",
+    "adapt_first_conv",
+    "zoo_home",
+    "file_sha256",
+]
+
+log = logging.getLogger("zoo.pretrained")
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+MANIFEST = WEIGHTS_DIR / "manifest.json"
+_MANIFEST_KEYS = ("model", "tag", "file", "sha256", "dataset", "metric", "value")
+_SHA_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+_PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".pkl", ".ckpt")
+
+# torchvision builds these with other defaults when it loads its weights.
+_TORCHVISION_KWARGS: dict[str, dict[str, Any]] = {"googlenet": {"transform_input": True}}
+_IMAGENET_MEAN, _IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+
+
+# ---------------------------------------------------------------------------------
+# The manifest of published weights
+# ---------------------------------------------------------------------------------
+_manifest_cache: dict[str, Any] = {"key": None, "entries": {}}
+
+
+def _read_manifest() -> dict[str, dict[str, Any]]:
+    try:
+        stat = MANIFEST.stat()
+    except FileNotFoundError:
+        return {}
+    key = (stat.st_mtime_ns, stat.st_size)
+    if _manifest_cache["key"] == key:
+        return _manifest_cache["entries"]
+    try:
+        records = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{MANIFEST} is not valid JSON ({exc})") from None
+    if isinstance(records, dict):
+        records = records.get("weights", [])
+    entries: dict[str, dict[str, Any]] = {}
+    for record in records:
+        missing = [k for k in _MANIFEST_KEYS if k not in record]
+        if missing:
+            raise CheckpointError(f"{MANIFEST}: entry {record.get('model')}.{record.get('tag')} lacks {', '.join(missing)}")
+        entries[f"{record['model']}.{record['tag']}"] = dict(record)
+    _manifest_cache.update(key=key, entries=entries)
+    return entries
+
+
+def published() -> dict[str, dict[str, Any]]:
+    """Published weights by ``model.tag`` name, each its manifest entry
+    (model, tag, file, sha256, dataset, metric, value, config, command, epochs, notes)."""
+    return {name: dict(entry) for name, entry in _read_manifest().items()}
+
+
+def published_names() -> list[str]:
+    """Sorted ``model.tag`` names of the published weights."""
+    return sorted(_read_manifest())
+
+
+def _published_tags(model: str) -> list[str]:
+    return [e["tag"] for e in _read_manifest().values() if e["model"] == model]
+
+
+def published_file(name: str) -> Path:
+    """The checked file of the published weights ``name`` (``lenet5.mnist``)."""
+    entries = _read_manifest()
+    if name not in entries:
+        matches = close_matches(name, entries)
+        hint = f"did you mean {', '.join(matches)}?" if matches else "see `zoo list --pretrained`"
+        raise UnknownNameError(f"no published weights named {name!r} ({hint})")
+    entry = entries[name]
+    path = WEIGHTS_DIR / entry["file"]
+    if not path.is_file():
+        raise CheckpointError(f"published weights {name}: {path} is missing from the installed package")
+    digest = file_sha256(path)
+    if digest != entry["sha256"].lower():
+        raise CheckpointError(f"published weights {name}: {path} has sha256 {digest[:16]}..., "
+                              f"the manifest says {entry['sha256'][:16]}... (corrupt or edited file)")
+    return path
+
+
+_sha_cache: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | Path) -> str:
+    path = Path(path)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _sha_cache:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        _sha_cache[key] = h.hexdigest()
+    return _sha_cache[key]
+
+
+# ---------------------------------------------------------------------------------
+# Sources -> (state dict, metadata)
+# ---------------------------------------------------------------------------------
+@dataclass
+class Source:
+    """Tensors of a checkpoint and what is known of the model that made them."""
+
+    state: dict[str, torch.Tensor]
+    description: str
+    meta: dict[str, Any] = field(default_factory=dict)  # zoo metadata (model, model_kwargs, classes, ...)
+    base_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def zoo_home() -> Path:
+    """``$ZOO_HOME`` or ``~/.cache/zoo``: where URL weights are cached (``weights/``)."""
+    return Path(os.environ.get("ZOO_HOME") or Path.home() / ".cache" / "zoo").expanduser()
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
+
+
+def _torch_load(path: Path) -> Any:
+    """``torch.load(weights_only=True)`` with every failure as one CheckpointError line."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        from .checkpoint import _is_refusal
+
+        reason = _first_line(exc)
+        if _is_refusal(exc):
+            raise CheckpointError(f"{path} refused: it carries a pickle payload beyond tensors and plain "
+                                  "containers; nothing in it was run") from None
+        raise CheckpointError(f"{path} is not a readable weights file (corrupt or truncated: {reason})") from None
+    except Exception as exc:
+        raise CheckpointError(f"{path} is not a readable weights file (corrupt or truncated: {_first_line(exc)})") from None
+
+
+def _as_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a loaded pickle: a bare state dict or one under a usual key."""
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model_state_dict", "model", "module"):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not obj:
+        raise CheckpointError(f"{path} holds no state dict (a mapping of parameter names to tensors)")
+    state = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    if not state or not all(isinstance(k, str) for k in state):
+        raise CheckpointError(f"{path} holds no state dict (a mapping of parameter names to tensors)")
+    # Saved from a DistributedDataParallel or torch.compile wrapper.
+    for prefix in ("module.", "_orig_mod."):
+        if all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix):]: v for k, v in state.items()}
+    return state
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from .checkpoint import read_metadata
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            has_meta = "zoo" in (fh.metadata() or {})
+    except Exception as exc:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({_first_line(exc)})") from None
+    meta = read_metadata(path) if has_meta else {}
+    try:
+        state = load_file(str(path), device="cpu")
+    except Exception as exc:
+        raise CheckpointError(f"cannot read tensors of {path} ({_first_line(exc)})") from None
+    return state, meta
+
+
+def _from_file(path: Path, description: str | None = None) -> Source:
+    if not path.is_file():
+        raise CheckpointError(f"pretrained weights not found: {path}")
+    description = description or str(path)
+    if path.suffix == ".safetensors":
+        state, meta = _read_safetensors(path)
+        if meta:
+            from .checkpoint import tensors_sha256
+
+            if meta.get("sha256") and tensors_sha256(state) != meta["sha256"]:
+                raise CheckpointError(f"{path}: tensors do not match the sha256 in its metadata (corrupt or edited file)")
+            return Source(state, description, meta, dict(meta.get("model_kwargs") or {}))
+        return Source(state, description)
+    obj = _torch_load(path)
+    if isinstance(obj, dict) and obj.get("format") == "zoo.train.v1" and isinstance(obj.get("model"), dict):
+        meta = dict(obj.get("meta") or {})  # a zoo training state
+        return Source(_as_state_dict(obj["model"], path), description, meta, dict(meta.get("model_kwargs") or {}))
+    return Source(_as_state_dict(obj, path), description)
+
+
+def _from_torchvision(name: str, *, progress: bool = True) -> Source:
+    import torchvision.models as tvm
+
+    try:
+        weights = tvm.get_model_weights(name).DEFAULT
+    except (ValueError, KeyError):
+        tv = sorted(n for n in tvm.list_models(module=tvm) if n in _zoo_names())
+        raise ConfigError(f"pretrained='torchvision': torchvision has no weights for {name!r} "
+                          f"(models named like torchvision's: {', '.join(tv)})") from None
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urllib.parse.urlparse(weights.url).path)
+    try:
+        state = weights.get_state_dict(progress=progress, check_hash=True, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"torchvision weights {cached} refused or corrupt ({_first_line(exc)}); delete the file") from None
+    except RuntimeError as exc:
+        if "hash" in str(exc).lower():  # torch.hub already deleted the bad download
+            raise CheckpointError(f"torchvision weights for {name}: download failed its hash check ({_first_line(exc)})") from None
+        raise CheckpointError(f"torchvision weights {cached} are unreadable ({_first_line(exc)}); delete the file") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise CheckpointError(
+            f"torchvision weights for {name} ({weights}) are not in the torch hub cache and cannot be downloaded "
+            f"({_first_line(getattr(exc, 'reason', None) or exc)}); put {os.path.basename(str(cached))} from {weights.url} into {cached.parent}"
+        ) from None
+    meta = {
+        "dataset": "imagenet-1k",
+        "classes": list(weights.meta.get("categories") or []) or None,
+        "mean": _IMAGENET_MEAN,
+        "std": _IMAGENET_STD,
+        "source": str(weights),
+    }
+    return Source(_as_state_dict(state, cached), f"torchvision {weights}", meta, dict(_TORCHVISION_KWARGS.get(name, {})))
+
+
+def parse_url(url: str) -> tuple[str, str]:
+    """``(url without fragment, sha256)`` of ``URL#sha256=<hex>``."""
+    base, _, fragment = url.partition("#")
+    params = urllib.parse.parse_qs(fragment)
+    sha = (params.get("sha256") or [""])[0]
+    if not _SHA_RE.match(sha):
+        raise ConfigError(f"pretrained URL needs the file's sha256 in its fragment: {base}#sha256=<64 hex digits>")
+    return base, sha.lower()
+
+
+def fetch_url(url: str, *, progress: bool = False) -> Path:
+    """Download ``URL#sha256=<hex>`` into ``$ZOO_HOME/weights`` once; return the checked file.
+
+    A cached file or a download whose sha256 differs is deleted and the call fails.
+    """
+    base, sha = parse_url(url)
+    name = os.path.basename(urllib.parse.urlparse(base).path) or "weights"
+    folder = zoo_home() / "weights"
+    path = folder / f"{sha[:12]}-{name}"
+    if path.is_file():
+        digest = file_sha256(path)
+        if digest == sha:
+            return path
+        path.unlink()
+        raise CheckpointError(f"cached {path} has sha256 {digest[:16]}..., expected {sha[:16]}...: deleted it; "
+                              "try again to download it afresh")
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    h = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                with urllib.request.urlopen(base, timeout=60) as resp:  # noqa: S310 - the sha256 guards the content
+                    for chunk in iter(lambda: resp.read(1 << 20), b""):
+                        h.update(chunk)
+                        out.write(chunk)
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                raise CheckpointError(f"cannot download {base} ({_first_line(getattr(exc, 'reason', exc))})") from None
+        digest = h.hexdigest()
+        if digest != sha:
+            raise CheckpointError(f"{base}: sha256 of the download is {digest[:16]}..., expected {sha[:16]}...; "
+                                  "the file was deleted")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    if progress:
+        log.info("downloaded %s to %s", base, path)
+    return path
+
+
+def load_state_source(entry: Any, pretrained: Any, *, progress: bool = True) -> Source:
+    """Resolve ``pretrained`` for the model ``entry`` to its tensors and metadata."""
+    name = entry.name
+    tags = _published_tags(name)
+    if pretrained is True:
+        if tags:
+            pretrained = tags[0]
+        elif _has_torchvision_weights(name):
+            pretrained = "torchvision"
+        else:
+            raise ConfigError(f"pretrained=True: no weights are published for {name!r} "
+                              "(see `zoo list --pretrained`; or pass a file or URL#sha256=...)")
+    if isinstance(pretrained, os.PathLike):
+        return _from_file(Path(pretrained))
+    if not isinstance(pretrained, str):
+        raise ConfigError(f"pretrained must be True, a tag, 'torchvision', a file or a URL, got {pretrained!r}")
+    if pretrained in tags:
+        return _from_file(published_file(f"{name}.{pretrained}"), f"published {name}.{pretrained}")
+    if pretrained == "torchvision":
+        return _from_torchvision(name, progress=progress)
+    scheme = urllib.parse.urlparse(pretrained).scheme
+    if scheme in ("http", "https", "file", "ftp"):
+        return _from_file(fetch_url(pretrained, progress=progress), pretrained.partition("#")[0])
+    path = Path(pretrained).expanduser()
+    if path.exists() or path.suffix in (".safetensors", *_PICKLE_SUFFIXES) or os.sep in pretrained:
+        return _from_file(path)
+    forms = [*(repr(t) for t in tags), *(["'torchvision'"] if _has_torchvision_weights(name) else [])]
+    hint = f"did you mean {', '.join(close_matches(pretrained, tags))}? " if close_matches(pretrained, tags) else ""
+    raise ConfigError(f"pretrained={pretrained!r} for {name}: {hint}not a published tag, file or URL "
+                      f"(available: {', '.join(forms) or 'none published'}; a file; or URL#sha256=<hex>)")
+
+
+def _zoo_names() -> set[str]:
+    from .registry import list_models
+
+    return set(list_models())
+
+
+def _has_torchvision_weights(name: str) -> bool:
+    try:
+        import torchvision.models as tvm
+
+        tvm.get_model_weights(name)
+        return True
+    except Exception:
+        return False
+
+
+# ---------------------------------------------------------------------------------
+# Adaptation
+# ---------------------------------------------------------------------------------
+def adapt_first_conv(weight: torch.Tensor, in_chans: int) -> torch.Tensor:
+    """A first-layer filter bank ``(out, c, ...)`` made to take ``in_chans`` channels.
+
+    One channel: the sum over the ``c`` input channels. ``k`` channels: the
+    ``c`` filters repeated cyclically to ``k`` and scaled by ``c/k``.
+    """
+    c = weight.shape[1]
+    if in_chans == c:
+        return weight
+    if in_chans == 1:
+        return weight.sum(dim=1, keepdim=True)
+    reps = math.ceil(in_chans / c)
+    out = weight.repeat(1, reps, *([1] * (weight.dim() - 2)))[:, :in_chans]
+    return out * (c / in_chans)
+
+
+def _model_shapes(entry: Any, kwargs: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """State-dict shapes of the architecture at ``kwargs``, without allocating it."""
+    from .registry import create_model
+
+    with torch.device("meta"):
+        model = create_model(entry.name, **kwargs)
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def _first_conv_key(shapes: dict[str, tuple[int, ...]]) -> str | None:
+    return next((k for k, s in shapes.items() if k.endswith("weight") and len(s) >= 3), None)
+
+
+def _classify(
+    state: dict[str, torch.Tensor], shapes: dict[str, tuple[int, ...]], num_classes: int | None
+) -> tuple[dict[str, tuple[int, int]], tuple[str, int, int] | None, list[str]]:
+    """Shape differences between ``state`` and ``shapes``: head keys, the first conv, the rest."""
+    first = _first_conv_key(shapes)
+    heads: dict[str, tuple[int, int]] = {}
+    conv: tuple[str, int, int] | None = None
+    other: list[str] = []
+    for key, want in shapes.items():
+        if key not in state:
+            continue
+        have = tuple(state[key].shape)
+        if have == want:
+            continue
+        if key == first and len(have) == len(want) and have[0] == want[0] and have[2:] == want[2:]:
+            conv = (key, have[1], want[1])
+        elif num_classes is not None and have and len(have) == len(want) and have[1:] == want[1:] and want[0] == num_classes:
+            heads[key] = (have[0], want[0])
+        else:
+            other.append(f"{key} {list(have)} vs {list(want)}")
+    return heads, conv, other
+
+
+def _names(keys: list[str]) -> str:
+    more = f" (+{len(keys) - 10} more)" if len(keys) > 10 else ""
+    return ", ".join(keys[:10]) + more
+
+
+def load_pretrained(
+    entry: Any,
+    pretrained: Any,
+    *,
+    num_classes: int | None = None,
+    in_chans: int | None = None,
+    progress: bool = True,
+    **kwargs: Any,
+) -> nn.Module:
+    """Build ``entry``'s model with pretrained weights (see the module docstring)."""
+    from .checkpoint import _is_tied
+    from .registry import create_model
+
+    source = load_state_source(entry, pretrained, progress=progress)
+    label = f"{entry.name} ({source.description})"
+    if source.meta.get("model") and source.meta["model"] != entry.name:
+        raise CheckpointError(f"{source.description} holds {source.meta['model']} weights, not {entry.name}'s "
+                              f"(use create_model({source.meta['model']!r}, ...) or zoo.load_checkpoint)")
+    defaults = entry.defaults()
+    # The checkpoint's architecture first, then what the caller asks for.
+    base = {k: v for k, v in source.base_kwargs.items() if entry.accepts(k)}
+    arch = {**base, **kwargs}
+    if not source.meta.get("model"):
+        # A bare state dict records no arguments: read num_classes / in_chans off its shapes.
+        probe = _model_shapes(entry, arch)
+        heads, conv, _ = _classify(source.state, probe, arch.get("num_classes", defaults.get("num_classes")))
+        if heads and "num_classes" in defaults and "num_classes" not in kwargs:
+            sizes = {have for have, _ in heads.values()}
+            if len(sizes) == 1:
+                arch["num_classes"] = sizes.pop()
+        if conv and "in_chans" in defaults and "in_chans" not in kwargs:
+            arch["in_chans"] = conv[1]
+    src_classes = arch.get("num_classes", defaults.get("num_classes"))
+    src_chans = arch.get("in_chans", defaults.get("in_chans"))
+    target = dict(arch)
+    if num_classes is not None:
+        target["num_classes"] = num_classes
+    if in_chans is not None:
+        target["in_chans"] = in_chans
+    model = create_model(entry.name, **target)
+    want_classes = target.get("num_classes", defaults.get("num_classes"))
+    want_chans = target.get("in_chans", defaults.get("in_chans"))
+
+    state = dict(source.state)
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    heads, conv, other = _classify(state, shapes, want_classes if want_classes != src_classes else None)
+    if conv and want_chans == src_chans:
+        other.append(f"{conv[0]} {list(state[conv[0]].shape)} vs {list(shapes[conv[0]])}")
+        conv = None
+    if other:
+        raise CheckpointError(f"{label}: tensor shapes differ from {entry.name}({_kwargs_text(target)}): "
+                              f"{len(other)}: {_names(other)}")
+    notes: list[str] = []
+    if conv:
+        key, have, want = conv
+        state[key] = adapt_first_conv(state[key], want)
+        how = "sum of the input-channel filters" if want == 1 else f"filters repeated and scaled by {have}/{want}"
+        notes.append(f"first conv {key} adapted from {have} to {want} input channels ({how})")
+    if heads:
+        for key in heads:
+            del state[key]
+        notes.append(f"new {want_classes}-class head (checkpoint has {src_classes}): "
+                     f"{_names(sorted(heads))} newly initialized, backbone kept")
+    # Submodules the architecture switched off (GoogLeNet's aux_logits=False) drop their weights.
+    absent = sorted({k.split(".", 1)[0] for k in state if k not in shapes
+                     and "." in k and getattr(model, k.split(".", 1)[0], "x") is None})
+    if absent:
+        state = {k: v for k, v in state.items() if k.split(".", 1)[0] not in absent}
+        notes.append(f"weights of {', '.join(absent)} dropped (not in this configuration)")
+
+    result = model.load_state_dict(state, strict=False)
+    missing = [k for k in result.missing_keys if k not in heads and not _is_tied(model, k, state)]
+    unexpected = list(result.unexpected_keys)
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)}: {_names(missing)}")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)}: {_names(unexpected)}")
+        raise CheckpointError(f"{label}: weights do not fit {entry.name}({_kwargs_text(target)}) ({'; '.join(parts)})")
+    for note in notes:
+        log.warning("%s: %s", label, note)
+
+    meta = {k: v for k, v in source.meta.items() if k not in ("format", "sha256")}
+    meta.update(model=entry.name, model_kwargs=dict(model.zoo_config["kwargs"]), pretrained=source.description)
+    if heads:
+        meta.pop("classes", None)
+        meta.pop("metrics", None)
+    if conv:
+        meta.pop("mean", None)
+        meta.pop("std", None)
+        meta.pop("metrics", None)
+    model.zoo_meta = meta
+    return model
+
+
+def _kwargs_text(kwargs: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+
+
+# ---------------------------------------------------------------------------------
+# Publishing (maintainers): python -m zoo.pretrained RUN_DIR TAG --config ... --command ...
+# ---------------------------------------------------------------------------------
+_PRIMARY_METRIC = {"classification": "acc1", "lm": "bpc", "regression": "mse", "frames": "mse"}
+
+
+def publish(
+    run_dir: str | Path,
+    tag: str,
+    *,
+    config: str,
+    command: str,
+    data_root: str,
+    notes: str = "",
+    metric: str | None = None,
+) -> dict[str, Any]:
+    """Copy a run's ``best.safetensors`` into ``zoo/weights/<model>.<tag>.safetensors``,
+    evaluate it with ``zoo eval`` on ``data_root`` and record it in the manifest."""
+    import shutil
+
+    from .checkpoint import atomic_write, atomic_write_text, read_metadata
+    from .engine.evaluate import evaluate_checkpoint
+
+    run_dir = Path(run_dir)
+    best = run_dir / "best.safetensors" if run_dir.is_dir() else run_dir
+    meta = read_metadata(best)
+    name = f"{meta['model']}.{tag}"
+    target = WEIGHTS_DIR / f"{name}.safetensors"
+    atomic_write(target, lambda p: shutil.copyfile(best, p))
+    result = evaluate_checkpoint(str(target), overrides=[f"data.root={data_root}"], quiet=True,
+                                 out=tempfile.mkdtemp(prefix="zoo-publish-"))
+    metric = metric or _PRIMARY_METRIC.get(meta.get("task", "classification"), "loss")
+    summary_path = (best.parent / "summary.json")
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    record = {
+        "model": meta["model"],
+        "tag": tag,
+        "file": target.name,
+        "sha256": file_sha256(target),
+        "dataset": result["dataset"],
+        "metric": metric,
+        "value": result["metrics"][metric],
+        "metrics": result["metrics"],
+        "config": config,
+        "command": command,
+        "epochs": summary.get("epochs") or (meta.get("metrics") or {}).get("epoch"),
+        "best_epoch": (meta.get("metrics") or {}).get("epoch"),
+        "train_time_s": round(summary["wall_time_s"], 1) if "wall_time_s" in summary else None,
+        "params": summary.get("params"),
+        "notes": notes,
+    }
+    records = [r for r in (json.loads(MANIFEST.read_text()) if MANIFEST.is_file() else [])
+               if f"{r['model']}.{r['tag']}" != name]
+    records.append(record)
+    records.sort(key=lambda r: (r["model"], r["tag"]))
+    atomic_write_text(MANIFEST, json.dumps(records, indent=2) + "\n")
+    for path in (target, MANIFEST):  # package data: readable by everyone (temp files are created 0600)
+        path.chmod(0o644)
+    return record
+
+
+def _main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m zoo.pretrained", description="publish a run's best weights")
+    p.add_argument("run_dir")
+    p.add_argument("tag")
+    p.add_argument("--config", required=True)
+    p.add_argument("--command", required=True)
+    p.add_argument("--data-root", required=True)
+    p.add_argument("--notes", default="")
+    p.add_argument("--metric")
+    args = p.parse_args(argv)
+    record = publish(args.run_dir, args.tag, config=args.config, command=args.command, data_root=args.data_root,
+                     notes=args.notes, metric=args.metric)
+    print(json.dumps(record, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
