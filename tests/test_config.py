@@ -84,3 +84,11 @@ def test_round_trip_through_yaml(tmp_path):
     cfg = load_config(None, ["model.activation=relu", "optim.betas=[0.8,0.9]"])
     again = load_config(write(tmp_path / "r.yaml", cfg.to_yaml()))
     assert again == cfg
+
+
+def test_bare_off_is_the_string_not_a_boolean(tmp_path):
+    # YAML 1.1 reads `off` as False; for choice keys it means the choice "off".
+    cfg = load_config(write(tmp_path / "c.yaml", "train: {amp: off}\nlog: {progress: off}\n"), ["log.progress=off"])
+    assert cfg.train.amp == "off" and cfg.log.progress == "off"
+    with pytest.raises(ConfigError, match="train.deterministic must be bool"):
+        load_config(None, ["train.deterministic=off2"])

@@ -115,6 +115,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     deterministic: bool = False
+    threads: int | None = field(default=None, metadata=_range(ge=1))  # torch CPU threads; default torch's
     amp: Literal["off", "bf16", "fp16"] = "off"
     compile: bool = False
     channels_last: bool = False
@@ -360,6 +361,8 @@ def _coerce(key: str, value: Any, tp: Any, bounds: dict[str, float] | None) -> A
                     raise  # right type, out of range: report the range
         fail()
     if origin is Literal:
+        if isinstance(value, bool) and ("off" if not value else "on") in typing.get_args(tp):
+            value = "off" if not value else "on"  # YAML 1.1 reads a bare off/on as a boolean
         if value not in typing.get_args(tp):
             choices = [str(a) for a in typing.get_args(tp)]
             matches = close_matches(str(value), choices)

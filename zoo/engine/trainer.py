@@ -194,6 +194,8 @@ class Trainer:
         if resume is not None:
             self.resume_path, self.resume_state = _read_resume(resume)
             _check_same_config(self.resume_state["config"], cfg, force)
+        if cfg.train.threads is not None:
+            torch.set_num_threads(cfg.train.threads)
         self.dist = init_distributed(cfg.train.device)
         self.device = resolve_device(cfg.train.device, self.dist)
         set_deterministic(cfg.train.deterministic, self.device)
