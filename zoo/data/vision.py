@@ -1,16 +1,81 @@
-"""Image classification datasets."""
+"""Image classification datasets.
+
+``digits`` (scikit-learn, offline), ``mnist``, ``fashion_mnist``, ``cifar10``,
+``cifar100``, ``imagefolder`` (a class-per-folder tree of a user's images) and
+``npz`` (arrays ``images`` / ``labels`` / optional ``classes``).
+
+``data.root`` is the folder that holds each dataset's own folder, as in
+torchvision: ``ROOT/MNIST/raw/*``, ``ROOT/FashionMNIST/raw/*``,
+``ROOT/cifar-10-batches-py/*``, ``ROOT/cifar-100-python/*``. MNIST-style sets
+load from the four IDX files, gzipped or not (parsed here, no unzip needed);
+CIFAR-10 also from ``ROOT/CIFAR10/cifar10_{train,test}.npz``. Nothing touches
+the network unless ``data.download=true``, which uses torchvision's own
+download code.
+
+Sets of this size are decoded once into uint8 tensors held in memory (on the
+GPU after ``bundle.to("cuda")``) and cut into batches by indexing; crop, flip
+and normalization run batched on tensors (:class:`~zoo.data.core.ImageTransform`).
+"""
 
 from __future__ import annotations
+
+import gzip
+import pickle
+import zlib
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from ..errors import ConfigError, DataError
 from . import register_dataset
-from .core import DataBundle, DataInfo, ImageTransform, TensorLoader, split_indices
+from .core import (
+    DataBundle,
+    DataInfo,
+    DatasetLoader,
+    ImageTransform,
+    TensorLoader,
+    missing_files,
+    resolve_path,
+    seed_of,
+    split_indices,
+)
 
-__all__ = ["digits", "image_bundle"]
+__all__ = [
+    "digits",
+    "mnist",
+    "fashion_mnist",
+    "cifar10",
+    "cifar100",
+    "imagefolder",
+    "npz",
+    "image_bundle",
+    "read_idx",
+    "load_mnist",
+    "load_cifar",
+    "channel_stats",
+    "MNIST_STATS",
+    "FASHION_MNIST_STATS",
+    "CIFAR10_STATS",
+    "CIFAR100_STATS",
+    "IMAGENET_STATS",
+]
+
+# Per-channel mean and std on the 0..1 scale, over each training set.
+MNIST_STATS = ((0.1307,), (0.3081,))
+FASHION_MNIST_STATS = ((0.2860,), (0.3530,))
+CIFAR10_STATS = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
+CIFAR100_STATS = ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762))
+IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
+# ---------------------------------------------------------------------------------
+# The in-memory bundle
+# ---------------------------------------------------------------------------------
 def image_bundle(
     cfg,
     *,
@@ -22,6 +87,7 @@ def image_bundle(
     std: tuple[float, ...],
     crop_padding: int = 0,
     flip: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> DataBundle:
     """A :class:`DataBundle` over uint8 NCHW tensors held in memory.
 
@@ -30,11 +96,15 @@ def image_bundle(
     ``cfg.val_split`` carves a seeded validation set out of ``train``.
     """
     x_train, y_train = train
+    x_test, y_test = test
+    if x_train.dtype != torch.uint8 or x_train.dim() != 4:
+        raise ValueError(f"image_bundle takes uint8 NCHW images, got {x_train.dtype} {tuple(x_train.shape)}")
+    eval_bs = cfg.eval_batch_size or cfg.batch_size
     val = None
     eval_tf = ImageTransform(mean, std)
     if cfg.val_split:
         keep, held = split_indices(len(y_train), cfg.val_split, cfg.split_seed)
-        val = TensorLoader((x_train[held], y_train[held]), batch_size=cfg.eval_batch_size or cfg.batch_size, transform=eval_tf)
+        val = TensorLoader((x_train[held], y_train[held]), batch_size=eval_bs, transform=eval_tf)
         x_train, y_train = x_train[keep], y_train[keep]
     augment = cfg.augment
     train_tf = ImageTransform(mean, std, crop_padding=crop_padding if augment else 0, flip=flip and augment)
@@ -42,27 +112,40 @@ def image_bundle(
         name=name,
         task="classification",
         input_size=tuple(x_train.shape[1:]),
-        classes=classes,
+        classes=list(classes),
         mean=tuple(mean),
         std=tuple(std),
         model_kwargs={"num_classes": len(classes), "in_chans": int(x_train.shape[1])},
+        extra=dict(extra or {}),
     )
     return DataBundle(
         info=info,
-        train=TensorLoader((x_train, y_train), batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed, transform=train_tf),
-        test=TensorLoader(test, batch_size=cfg.eval_batch_size or cfg.batch_size, transform=eval_tf),
+        train=TensorLoader((x_train, y_train), batch_size=cfg.batch_size, shuffle=True, seed=seed_of(cfg), transform=train_tf),
+        test=TensorLoader((x_test, y_test), batch_size=eval_bs, transform=eval_tf),
         val=val,
     )
 
 
 def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and std of uint8 NCHW images, on the 0..1 scale."""
-    xf = x.double().div_(255)
-    mean = xf.mean(dim=(0, 2, 3))
-    std = xf.std(dim=(0, 2, 3))
-    return tuple(round(v, 4) for v in mean.tolist()), tuple(round(v, 4) for v in std.tolist())
+    n = x.shape[0]
+    step = max(1, 2**24 // max(1, x[0].numel()))  # chunks, so big sets do not need a float copy
+    total = torch.zeros(x.shape[1], dtype=torch.float64)
+    total_sq = torch.zeros(x.shape[1], dtype=torch.float64)
+    for i in range(0, n, step):
+        chunk = x[i : i + step].double()
+        total += chunk.sum(dim=(0, 2, 3))
+        total_sq += chunk.pow(2).sum(dim=(0, 2, 3))
+    count = n * x.shape[2] * x.shape[3]
+    mean = total / count
+    var = (total_sq / count - mean.pow(2)) * count / max(count - 1, 1)
+    mean, std = mean / 255, var.clamp(min=0).sqrt() / 255
+    return tuple(round(v, 4) for v in mean.tolist()), tuple(round(max(v, 1e-4), 4) for v in std.tolist())
 
 
+# ---------------------------------------------------------------------------------
+# digits (scikit-learn, bundled)
+# ---------------------------------------------------------------------------------
 @register_dataset("digits", input_size=(1, 32, 32))
 def digits(cfg) -> DataBundle:
     """scikit-learn's bundled 1,797 handwritten 8x8 digits, upscaled to 32x32 (offline).
@@ -90,4 +173,618 @@ def digits(cfg) -> DataBundle:
         classes=[str(i) for i in range(10)],
         mean=mean,
         std=std,
+    )
+
+
+# ---------------------------------------------------------------------------------
+# IDX files (MNIST, Fashion-MNIST)
+# ---------------------------------------------------------------------------------
+_IDX_DTYPES = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Parse an IDX file (LeCun's MNIST format), gzipped (``.gz``) or not.
+
+    Layout: two zero bytes, a type code (0x08 = uint8 ...), the number of
+    dimensions, each dimension as a big-endian uint32, then the data, row-major
+    and big-endian. A file that is not IDX, or shorter or longer than its header
+    says, raises a one-line :class:`DataError` naming it.
+    """
+    path = Path(path)
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                raw = f.read()
+        else:
+            raw = path.read_bytes()
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise DataError(f"corrupt or truncated file {path}: {exc}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise DataError(f"corrupt file {path}: not an IDX file (bad magic number {raw[:4].hex() or 'empty'})")
+    dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"truncated file {path}: header cut short")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(raw) - header != expected:
+        what = "truncated" if len(raw) - header < expected else "corrupt"
+        raise DataError(
+            f"{what} file {path}: header says {'x'.join(map(str, shape))} values ({expected} bytes), "
+            f"found {len(raw) - header} bytes"
+        )
+    arr = np.frombuffer(raw, dtype=dtype, count=int(np.prod(shape, dtype=np.int64)), offset=header).reshape(shape)
+    return arr.astype(dtype.newbyteorder("="), copy=False)
+
+
+_MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+_MNIST_FOLDERS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
+
+
+def _find_idx(folders: list[Path], stem: str) -> Path | None:
+    for folder in folders:
+        for name in (stem, stem + ".gz"):
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def _mnist_files(root: Path, folder: str) -> dict[str, Path] | None:
+    folders = [root / folder / "raw", root / folder, root]
+    found = {stem: _find_idx(folders, stem) for pair in _MNIST_FILES.values() for stem in pair}
+    if any(p is None for p in found.values()):
+        return None
+    return found  # type: ignore[return-value]
+
+
+def _download_torchvision(name: str, fetch: Any) -> None:
+    try:
+        fetch()
+    except DataError:
+        raise
+    except Exception as exc:  # torchvision raises RuntimeError/URLError/... offline
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"dataset {name!r}: download failed ({reason}); without network, place the files under data.root yourself") from None
+
+
+def load_mnist(cfg, name: str = "mnist") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(train images (N, 1, 28, 28) uint8, train labels, test images, test labels)
+    of ``mnist`` or ``fashion_mnist`` from ``ROOT/<MNIST|FashionMNIST>/raw``.
+
+    The four IDX files may be gzipped or not; they are also looked for in
+    ``ROOT/<folder>`` and in ``ROOT`` itself. With ``cfg.download`` and files
+    missing, torchvision's ``MNIST``/``FashionMNIST`` download them there first.
+    """
+    root = cfg.root_path
+    folder = _MNIST_FOLDERS[name]
+    files = _mnist_files(root, folder)
+    if files is None and cfg.download:
+        import torchvision.datasets as tvd
+
+        cls = tvd.MNIST if name == "mnist" else tvd.FashionMNIST
+
+        def fetch() -> None:
+            cls(str(root), train=True, download=True)
+            cls(str(root), train=False, download=True)
+
+        _download_torchvision(name, fetch)
+        files = _mnist_files(root, folder)
+    if files is None:
+        stems = [s + ".gz" for pair in _MNIST_FILES.values() for s in pair]
+        raise missing_files(name, root / folder / "raw", stems,
+                            how="the same names without .gz work too; set data.download=true to fetch them",
+                            holds=folder)
+    out = []
+    for split in ("train", "test"):
+        img_path, lbl_path = (files[s] for s in _MNIST_FILES[split])
+        images, labels = read_idx(img_path), read_idx(lbl_path)
+        if images.ndim != 3 or images.dtype != np.uint8:
+            raise DataError(f"corrupt file {img_path}: expected uint8 images N x H x W, got {images.dtype} {images.shape}")
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise DataError(f"corrupt file {lbl_path}: {labels.shape} labels for {len(images)} images in {img_path.name}")
+        if labels.size and (labels.min() < 0 or labels.max() > 9):
+            raise DataError(f"corrupt file {lbl_path}: labels outside 0..9")
+        out += [torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))]
+    return out[0], out[1], out[2], out[3]
+
+
+@register_dataset("mnist", input_size=(1, 28, 28))
+def mnist(cfg) -> DataBundle:
+    """MNIST handwritten digits (LeCun et al. 1998): 60,000 train, 10,000 test, 28x28 grey.
+
+    No augmentation; normalized with the training set's mean 0.1307 and std 0.3081.
+    """
+    x_train, y_train, x_test, y_test = load_mnist(cfg, "mnist")
+    mean, std = MNIST_STATS
+    return image_bundle(cfg, name="mnist", train=(x_train, y_train), test=(x_test, y_test),
+                        classes=[str(i) for i in range(10)], mean=mean, std=std)
+
+
+@register_dataset("fashion_mnist", input_size=(1, 28, 28))
+def fashion_mnist(cfg) -> DataBundle:
+    """Fashion-MNIST (Xiao et al. 2017): Zalando articles in MNIST's format, 10 classes.
+
+    No augmentation; normalized with mean 0.2860 and std 0.3530.
+    """
+    x_train, y_train, x_test, y_test = load_mnist(cfg, "fashion_mnist")
+    mean, std = FASHION_MNIST_STATS
+    return image_bundle(cfg, name="fashion_mnist", train=(x_train, y_train), test=(x_test, y_test),
+                        classes=list(FASHION_CLASSES), mean=mean, std=std)
+
+
+# ---------------------------------------------------------------------------------
+# CIFAR
+# ---------------------------------------------------------------------------------
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles plain containers and numpy arrays only: a CIFAR batch is a
+    pickle, and nothing in a data file gets to run code."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if name == "_reconstruct" and module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+            from numpy._core.multiarray import _reconstruct
+
+            return _reconstruct
+        if name == "scalar" and module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+            from numpy._core.multiarray import scalar
+
+            return scalar
+        if (module, name) in (("numpy", "ndarray"), ("numpy", "dtype")):
+            return getattr(np, name)
+        if (module, name) == ("_codecs", "encode"):
+            import codecs
+
+            return codecs.encode
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def _unpickle(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            obj = _ArrayUnpickler(f, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, OSError) as exc:
+        raise DataError(f"corrupt or truncated file {path}: {exc}") from None
+    if not isinstance(obj, dict):
+        raise DataError(f"corrupt file {path}: expected a pickled dict, got {type(obj).__name__}")
+    return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
+
+
+def _cifar_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
+    entry = _unpickle(path)
+    if "data" not in entry or label_key not in entry:
+        raise DataError(f"corrupt file {path}: no 'data'/'{label_key}' entries (keys: {', '.join(map(str, entry))})")
+    data = np.asarray(entry["data"])
+    labels = np.asarray(entry[label_key], dtype=np.int64)
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+        raise DataError(f"corrupt file {path}: expected N x 3072 uint8 data and N labels, got {data.dtype} {data.shape} "
+                        f"and {len(labels)} labels")
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+_CIFAR = {
+    "cifar10": {
+        "folder": "cifar-10-batches-py",
+        "train": [f"data_batch_{i}" for i in range(1, 6)],
+        "test": ["test_batch"],
+        "meta": ("batches.meta", "label_names"),
+        "npz_folder": "CIFAR10",
+        "classes": 10,
+    },
+    "cifar100": {
+        "folder": "cifar-100-python",
+        "train": ["train"],
+        "test": ["test"],
+        "meta": ("meta", "fine_label_names"),
+        "npz_folder": "CIFAR100",
+        "classes": 100,
+    },
+}
+
+
+def _load_npz_arrays(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zlib.error, KeyError) as exc:
+        raise DataError(f"corrupt or truncated file {path}: {exc}") from None
+    except Exception as exc:  # zipfile.BadZipFile and friends
+        raise DataError(f"corrupt or truncated file {path}: {type(exc).__name__}: {exc}") from None
+
+
+def load_cifar(cfg, name: str = "cifar10", *, coarse: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[str], str]:
+    """(train images (N, 3, 32, 32) uint8, labels, test images, labels, classes, source).
+
+    Looks for torchvision's python-pickle layout ``ROOT/cifar-10-batches-py``
+    (``ROOT/cifar-100-python``), then for ``ROOT/CIFAR10/cifar10_{train,test}.npz``
+    (``CIFAR100/cifar100_...``); with ``cfg.download`` and neither present,
+    torchvision fetches the pickles. ``source`` names the form that was read.
+    """
+    spec = _CIFAR[name]
+    root = cfg.root_path
+    folder = root / spec["folder"]
+    files = spec["train"] + spec["test"] + [spec["meta"][0]]
+    npz_dir = root / spec["npz_folder"]
+    npz_files = [npz_dir / f"{name}_train.npz", npz_dir / f"{name}_test.npz"]
+
+    def have_pickles() -> bool:
+        return all((folder / f).is_file() for f in files)
+
+    if not have_pickles() and not all(p.is_file() for p in npz_files) and cfg.download:
+        import torchvision.datasets as tvd
+
+        cls = tvd.CIFAR10 if name == "cifar10" else tvd.CIFAR100
+        _download_torchvision(name, lambda: cls(str(root), train=True, download=True))
+    label_key = "labels" if name == "cifar10" else ("coarse_labels" if coarse else "fine_labels")
+    if have_pickles():
+        parts = {}
+        for split in ("train", "test"):
+            arrays = [_cifar_batch(folder / f, label_key) for f in spec[split]]
+            parts[split] = (np.concatenate([a[0] for a in arrays]), np.concatenate([a[1] for a in arrays]))
+        meta = _unpickle(folder / spec["meta"][0])
+        key = "coarse_label_names" if coarse else spec["meta"][1]
+        classes = [c.decode() if isinstance(c, bytes) else str(c) for c in meta.get(key, [])]
+        source = str(folder)
+    elif all(p.is_file() for p in npz_files):
+        if coarse:
+            raise ConfigError("data.coarse needs the python-pickle CIFAR-100 (cifar-100-python/), not the .npz form")
+        parts, classes = {}, []
+        for split, path in zip(("train", "test"), npz_files):
+            z = _load_npz_arrays(path)
+            images, labels = _npz_images(z, path), _npz_labels(z, path)
+            parts[split] = (images, labels)
+            if "classes" in z and not classes:
+                classes = [str(c) for c in z["classes"].tolist()]
+        source = str(npz_dir)
+    else:
+        raise missing_files(name, folder, files, also=[npz_files[0], npz_files[1]])
+    n_classes = (20 if coarse else 100) if name == "cifar100" else 10
+    if len(classes) != n_classes:
+        classes = list(CIFAR10_CLASSES) if name == "cifar10" else [str(i) for i in range(n_classes)]
+    out = []
+    for split in ("train", "test"):
+        images, labels = parts[split]
+        if images.shape[1:] != (3, 32, 32):
+            raise DataError(f"dataset {name!r}: {split} images in {source} are {images.shape[1:]}, expected 3x32x32")
+        if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+            raise DataError(f"dataset {name!r}: {split} labels in {source} outside 0..{n_classes - 1}")
+        out += [torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels.astype(np.int64))]
+    return out[0], out[1], out[2], out[3], classes, source
+
+
+@register_dataset("cifar10", input_size=(3, 32, 32))
+def cifar10(cfg, *, crop_padding: int = 4, flip: bool = True) -> DataBundle:
+    """CIFAR-10 (Krizhevsky 2009): 50,000 train, 10,000 test, 32x32 colour, 10 classes.
+
+    Training augmentation when ``data.augment`` (default): random 32x32 crops of the
+    image zero-padded by ``crop_padding`` (4) px and horizontal flips, as in He et
+    al. 2016. Loads torchvision's ``cifar-10-batches-py`` or the
+    ``CIFAR10/cifar10_{train,test}.npz`` arrays.
+    """
+    x_train, y_train, x_test, y_test, classes, source = load_cifar(cfg, "cifar10")
+    mean, std = CIFAR10_STATS
+    return image_bundle(cfg, name="cifar10", train=(x_train, y_train), test=(x_test, y_test), classes=classes,
+                        mean=mean, std=std, crop_padding=_check_padding(crop_padding), flip=flip,
+                        extra={"source": source})
+
+
+@register_dataset("cifar100", input_size=(3, 32, 32))
+def cifar100(cfg, *, crop_padding: int = 4, flip: bool = True, coarse: bool = False) -> DataBundle:
+    """CIFAR-100 (Krizhevsky 2009): 50,000 train, 10,000 test, 100 classes (``coarse``: 20 superclasses).
+
+    Same augmentation as CIFAR-10 (4-px padded random crop, horizontal flip).
+    """
+    x_train, y_train, x_test, y_test, classes, source = load_cifar(cfg, "cifar100", coarse=coarse)
+    mean, std = CIFAR100_STATS
+    return image_bundle(cfg, name="cifar100", train=(x_train, y_train), test=(x_test, y_test), classes=classes,
+                        mean=mean, std=std, crop_padding=_check_padding(crop_padding), flip=flip,
+                        extra={"source": source})
+
+
+def _check_padding(p: Any) -> int:
+    if isinstance(p, bool) or not isinstance(p, int) or p < 0:
+        raise ConfigError(f"data.crop_padding must be an int >= 0, got {p!r}")
+    return p
+
+
+# ---------------------------------------------------------------------------------
+# npz: arrays a user exported
+# ---------------------------------------------------------------------------------
+def _npz_images(z: dict[str, np.ndarray], path: Path, layout: str = "auto") -> np.ndarray:
+    if "images" not in z:
+        raise DataError(f"file {path} has no array 'images' (arrays: {', '.join(z) or 'none'})")
+    x = z["images"]
+    if x.dtype != np.uint8:
+        raise DataError(f"file {path}: 'images' must be uint8 (0..255), got {x.dtype}")
+    if x.ndim == 3:  # N, H, W grey
+        return x[:, None]
+    if x.ndim != 4:
+        raise DataError(f"file {path}: 'images' must be N x H x W x C or N x C x H x W, got shape {x.shape}")
+    if layout == "auto":
+        first, last = x.shape[1], x.shape[-1]
+        if last in (1, 3) and first not in (1, 3):
+            layout = "nhwc"
+        elif first in (1, 3) and last not in (1, 3):
+            layout = "nchw"
+        elif last == 4 and first not in (1, 3, 4):
+            layout = "nhwc"
+        elif first == 4 and last not in (1, 3, 4):
+            layout = "nchw"
+        else:
+            raise DataError(f"file {path}: cannot tell NHWC from NCHW for shape {x.shape}; set data.layout")
+    return x.transpose(0, 3, 1, 2) if layout == "nhwc" else x
+
+
+def _npz_labels(z: dict[str, np.ndarray], path: Path) -> np.ndarray:
+    if "labels" not in z:
+        raise DataError(f"file {path} has no array 'labels' (arrays: {', '.join(z) or 'none'})")
+    y = z["labels"]
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"file {path}: 'labels' must be a 1-d integer array, got {y.dtype} {y.shape}")
+    if len(y) != len(z["images"]):
+        raise DataError(f"file {path}: {len(y)} labels for {len(z['images'])} images")
+    if y.size and y.min() < 0:
+        raise DataError(f"file {path}: negative labels")
+    return y.astype(np.int64)
+
+
+def _stats_option(value: Any, key: str, channels: int) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    values = [value] if isinstance(value, (int, float)) else value
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ConfigError(f"data.{key} must be a number or a list of numbers, got {value!r}")
+    values = [float(v) for v in values]
+    if len(values) == 1:
+        values = values * channels
+    if len(values) != channels:
+        raise ConfigError(f"data.{key} has {len(values)} values for {channels} channels")
+    if key == "std" and any(v <= 0 for v in values):
+        raise ConfigError(f"data.std must be positive, got {value!r}")
+    return tuple(values)
+
+
+@register_dataset("npz", task="classification")
+def npz(
+    cfg,
+    *,
+    path: str | None = None,
+    test_path: str | None = None,
+    test_split: float = 0.2,
+    layout: str = "auto",
+    mean: Any = None,
+    std: Any = None,
+    crop_padding: int = 0,
+    flip: bool = False,
+) -> DataBundle:
+    """Images from NumPy ``.npz`` files: ``images`` uint8 (NHWC, NCHW or NHW), ``labels``, optional ``classes``.
+
+    ``path`` is the training file (or a folder holding ``*train*.npz`` and
+    ``*test*.npz``), relative to the working directory or to ``data.root``;
+    ``test_path`` the test file. Without one, a seeded ``test_split`` of the
+    training file is held out. ``mean``/``std`` default to the training set's own
+    statistics. ``crop_padding``/``flip`` augment training when ``data.augment``.
+    """
+    if path is None:
+        raise ConfigError("dataset 'npz' needs data.path=FILE.npz (the training arrays) and optionally data.test_path")
+    if layout not in ("auto", "nhwc", "nchw"):
+        raise ConfigError(f"data.layout must be 'auto', 'nhwc' or 'nchw', got {layout!r}")
+    if not 0 < float(test_split) < 1:
+        raise ConfigError(f"data.test_split must be > 0 and < 1, got {test_split!r}")
+    root = cfg.root_path
+    train_file = resolve_path(path, root)
+    test_file = resolve_path(test_path, root) if test_path else None
+    if train_file.is_dir():
+        folder = train_file
+        trains, tests = sorted(folder.glob("*train*.npz")), sorted(folder.glob("*test*.npz"))
+        if len(trains) != 1:
+            raise DataError(f"dataset 'npz': expected one *train*.npz in {folder}, found {len(trains) or 'none'}")
+        train_file = trains[0]
+        if test_file is None and len(tests) == 1:
+            test_file = tests[0]
+    for f in (train_file, test_file):
+        if f is not None and not f.is_file():
+            raise DataError(f"dataset 'npz': file not found: {f} (data.path/data.test_path are relative to the "
+                            f"working directory or to data.root={root})")
+    z = _load_npz_arrays(train_file)
+    images, labels = _npz_images(z, train_file, layout), _npz_labels(z, train_file)
+    classes = [str(c) for c in z["classes"].tolist()] if "classes" in z else None
+    if test_file is not None:
+        zt = _load_npz_arrays(test_file)
+        x_test, y_test = _npz_images(zt, test_file, layout), _npz_labels(zt, test_file)
+        if x_test.shape[1:] != images.shape[1:]:
+            raise DataError(f"dataset 'npz': test images {x_test.shape[1:]} differ from train images {images.shape[1:]}")
+        x_train, y_train = images, labels
+    else:
+        keep, held = split_indices(len(labels), float(test_split), cfg.split_seed)
+        x_train, y_train = images[keep.numpy()], labels[keep.numpy()]
+        x_test, y_test = images[held.numpy()], labels[held.numpy()]
+    n_classes = int(max(y_train.max(initial=-1), y_test.max(initial=-1))) + 1
+    if classes is None:
+        classes = [str(i) for i in range(n_classes)]
+    elif len(classes) < n_classes:
+        raise DataError(f"dataset 'npz': {len(classes)} classes in {train_file} but labels go up to {n_classes - 1}")
+    x_train_t = torch.from_numpy(np.ascontiguousarray(x_train))
+    channels = x_train_t.shape[1]
+    auto_mean, auto_std = channel_stats(x_train_t)
+    mean_t = _stats_option(mean, "mean", channels) or auto_mean
+    std_t = _stats_option(std, "std", channels) or auto_std
+    return image_bundle(
+        cfg,
+        name="npz",
+        train=(x_train_t, torch.from_numpy(y_train)),
+        test=(torch.from_numpy(np.ascontiguousarray(x_test)), torch.from_numpy(y_test)),
+        classes=classes,
+        mean=mean_t,
+        std=std_t,
+        crop_padding=_check_padding(crop_padding),
+        flip=flip,
+        extra={"source": str(train_file)},
+    )
+
+
+# ---------------------------------------------------------------------------------
+# imagefolder: ROOT/PATH/<class>/<image>
+# ---------------------------------------------------------------------------------
+class FolderImages(torch.utils.data.Dataset):
+    """Images of a class-per-folder tree as uint8 CHW tensors of one fixed size.
+
+    Each image is converted to RGB (or L for ``channels=1``), its shorter side
+    resized to ``size`` (bilinear, antialiased) and centre-cropped to
+    ``size x size``: deterministic work that DataLoader workers can do; the random
+    augmentation is applied batched afterwards.
+    """
+
+    def __init__(self, samples: list[tuple[str, int]], size: int, channels: int = 3) -> None:
+        self.samples = samples
+        self.size = size
+        self.mode = "RGB" if channels == 3 else "L"
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        from PIL import Image, UnidentifiedImageError
+        from torchvision.transforms import functional as TF
+
+        path, label = self.samples[i]
+        try:
+            with Image.open(path) as img:
+                img = img.convert(self.mode)
+                img = TF.center_crop(TF.resize(img, self.size, antialias=True), [self.size, self.size])
+        except (OSError, UnidentifiedImageError, ValueError) as exc:
+            raise DataError(f"corrupt or unreadable image {path}: {exc}") from None
+        return TF.pil_to_tensor(img), label
+
+
+class _OneLineErrors(DatasetLoader):
+    """A DataLoader worker re-raises errors with the worker's traceback in the
+    message; keep a DataError to its one line."""
+
+    def __iter__(self):
+        try:
+            yield from super().__iter__()
+        except DataError as exc:
+            lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
+            last = lines[-1] if lines else str(exc)
+            raise DataError(last.split("DataError: ", 1)[-1]) from None
+
+
+def _folder_samples(folder: Path, classes: list[str] | None) -> tuple[list[tuple[str, int]], list[str]]:
+    from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
+
+    if classes is None:
+        try:
+            classes, _ = find_classes(str(folder))
+        except FileNotFoundError:
+            raise DataError(f"dataset 'imagefolder': no class folders in {folder} (expected {folder}/<class>/<image>)") from None
+    mapping = {c: i for i, c in enumerate(classes)}
+    samples = make_dataset(str(folder), mapping, extensions=IMG_EXTENSIONS, allow_empty=True)
+    if not samples:
+        raise DataError(f"dataset 'imagefolder': no images ({', '.join(IMG_EXTENSIONS)}) under {folder}")
+    return samples, classes
+
+
+@register_dataset("imagefolder", task="classification")
+def imagefolder(
+    cfg,
+    *,
+    path: str | None = None,
+    image_size: int | None = None,
+    channels: int = 3,
+    test_split: float = 0.2,
+    in_memory: bool = False,
+    crop_padding: int = 0,
+    flip: bool = True,
+    mean: Any = None,
+    std: Any = None,
+) -> DataBundle:
+    """A class-per-folder tree of a user's images: ``PATH/<class>/<image>``.
+
+    ``path`` is relative to the working directory or to ``data.root``. When it
+    holds ``train/`` and ``val/`` (or ``test/``) subfolders those are the splits;
+    otherwise a seeded ``test_split`` of the one tree is held out. Every image is
+    resized (shorter side) and centre-cropped to ``image_size`` (default: the
+    shorter side of the first image). Images are read by a DataLoader with
+    ``data.num_workers`` workers, or decoded once into memory with ``in_memory``.
+    Training augmentation when ``data.augment``: horizontal ``flip`` and a
+    ``crop_padding``-px padded random crop. Normalization: ``mean``/``std``,
+    default ImageNet's.
+    """
+    if path is None:
+        raise ConfigError("dataset 'imagefolder' needs data.path=FOLDER holding <class>/<image> (or train/ and val/)")
+    if channels not in (1, 3):
+        raise ConfigError(f"data.channels must be 1 or 3, got {channels!r}")
+    if not 0 < float(test_split) < 1:
+        raise ConfigError(f"data.test_split must be > 0 and < 1, got {test_split!r}")
+    if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1):
+        raise ConfigError(f"data.image_size must be a positive int, got {image_size!r}")
+    root = cfg.root_path
+    base = resolve_path(path, root)
+    if not base.is_dir():
+        raise DataError(f"dataset 'imagefolder': folder not found: {base} (expected {base}/<class>/<image>; "
+                        f"data.path is relative to the working directory or to data.root={root})")
+    train_dir = base / "train"
+    test_dir = next((base / d for d in ("val", "test") if (base / d).is_dir()), None)
+    if train_dir.is_dir() and test_dir is not None:
+        train_samples, classes = _folder_samples(train_dir, None)
+        test_samples, _ = _folder_samples(test_dir, classes)
+    else:
+        samples, classes = _folder_samples(base, None)
+        keep, held = split_indices(len(samples), float(test_split), cfg.split_seed)
+        train_samples = [samples[i] for i in keep.tolist()]
+        test_samples = [samples[i] for i in held.tolist()]
+    if image_size is None:
+        from PIL import Image
+
+        try:
+            with Image.open(train_samples[0][0]) as img:
+                image_size = min(img.size)
+        except OSError as exc:
+            raise DataError(f"corrupt or unreadable image {train_samples[0][0]}: {exc}") from None
+    val_samples = None
+    if cfg.val_split:
+        keep, held = split_indices(len(train_samples), cfg.val_split, cfg.split_seed)
+        val_samples = [train_samples[i] for i in held.tolist()]
+        train_samples = [train_samples[i] for i in keep.tolist()]
+    mean_t = _stats_option(mean, "mean", channels) or (IMAGENET_STATS[0] if channels == 3 else (0.449,))
+    std_t = _stats_option(std, "std", channels) or (IMAGENET_STATS[1] if channels == 3 else (0.226,))
+    augment = cfg.augment
+    train_tf = ImageTransform(mean_t, std_t, crop_padding=_check_padding(crop_padding) if augment else 0, flip=flip and augment)
+    eval_tf = ImageTransform(mean_t, std_t)
+    eval_bs = cfg.eval_batch_size or cfg.batch_size
+    seed = seed_of(cfg)
+
+    def make(samples: list[tuple[str, int]], train: bool) -> Any:
+        ds = FolderImages(samples, image_size, channels)
+        tf, bs = (train_tf, cfg.batch_size) if train else (eval_tf, eval_bs)
+        if in_memory:
+            images = torch.stack([ds[i][0] for i in range(len(ds))])
+            labels = torch.tensor([s[1] for s in samples], dtype=torch.long)
+            return TensorLoader((images, labels), batch_size=bs, shuffle=train, seed=seed, transform=tf)
+        return _OneLineErrors(ds, batch_size=bs, shuffle=train, seed=seed, transform=tf, num_workers=cfg.num_workers)
+
+    info = DataInfo(
+        name="imagefolder",
+        task="classification",
+        input_size=(channels, image_size, image_size),
+        classes=classes,
+        mean=tuple(mean_t),
+        std=tuple(std_t),
+        model_kwargs={"num_classes": len(classes), "in_chans": channels},
+        extra={"source": str(base)},
+    )
+    return DataBundle(
+        info=info,
+        train=make(train_samples, True),
+        test=make(test_samples, False),
+        val=make(val_samples, False) if val_samples else None,
     )
