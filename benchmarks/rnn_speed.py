@@ -1,0 +1,138 @@
+"""Forward + backward time of zoo's recurrent layers against torch.nn (issue 4).
+
+    python benchmarks/rnn_speed.py                 # CPU, the issue's grid
+    python benchmarks/rnn_speed.py --device cuda   # against cuDNN
+    python benchmarks/rnn_speed.py --only lstm --layers 1 --repeats 21
+
+For each configuration (T=50, B=64, input 128, hidden 256 by default; 1 and 2 layers;
+uni- and bidirectional) the torch.nn module and the zoo module get the same weights
+and the same input, and one training step (forward, backward of a fixed random output
+gradient, gradients cleared) is timed for each in turn, ``--repeats`` times,
+interleaved, after warm-up. The machines are shared and noisy: interleaving exposes
+both implementations to the same load, and the median is reported. Ratio < 1 means
+zoo is faster. ``--clock thread`` (with ``--threads 1``) times the CPU time of the
+one working thread instead of the wall clock, which leaves out the time the thread
+spends descheduled when other processes share the cores.
+
+Rows:
+  rnn    zoo.layers.RNN (tanh)                        vs torch.nn.RNN
+  gru    zoo.layers.GRU (reset_after=True)            vs torch.nn.GRU
+  lstm   zoo.layers.PeepholeLSTM(peephole=False)      vs torch.nn.LSTM
+  peep   zoo PeepholeLSTM(peephole=True)              vs zoo PeepholeLSTM(peephole=False)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from zoo.layers import GRU, RNN, PeepholeLSTM
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _train_step(module: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> Callable[[], None]:
+    def step() -> None:
+        out, _ = module(x)
+        out.backward(grad)
+        x.grad = None
+        for p in module.parameters():
+            p.grad = None
+
+    return step
+
+
+def _build(kind: str, args: argparse.Namespace, layers: int, bidirectional: bool, device: torch.device):
+    kw = dict(num_layers=layers, bidirectional=bidirectional)
+    size = (args.input, args.hidden)
+    if kind == "rnn":
+        pair = nn.RNN(*size, **kw), RNN(*size, **kw)
+    elif kind == "gru":
+        pair = nn.GRU(*size, **kw), GRU(*size, **kw)
+    elif kind == "lstm":
+        pair = nn.LSTM(*size, **kw), PeepholeLSTM(*size, **kw, peephole=False)
+    else:  # peep: peepholes on against off, both zoo
+        base = PeepholeLSTM(*size, **kw, peephole=False)
+        other = PeepholeLSTM(*size, **kw, peephole=True)
+        other.load_state_dict(base.state_dict(), strict=False)
+        return base.to(device), other.to(device)
+    ref, zoo_mod = pair
+    zoo_mod.load_state_dict(ref.state_dict(), strict=kind != "lstm")
+    return ref.to(device), zoo_mod.to(device)
+
+
+def measure(kind: str, layers: int, bidirectional: bool, args: argparse.Namespace, device: torch.device):
+    clock = time.thread_time if args.clock == "thread" else time.perf_counter
+    torch.manual_seed(0)
+    base, candidate = _build(kind, args, layers, bidirectional, device)
+    x = torch.randn(args.steps, args.batch, args.input, device=device, requires_grad=True)
+    directions = 2 if bidirectional else 1
+    grad = torch.randn(args.steps, args.batch, directions * args.hidden, device=device)
+    steps = {"base": _train_step(base, x, grad), "zoo": _train_step(candidate, x, grad)}
+    for _ in range(args.warmup):
+        for fn in steps.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(args.repeats):
+        for name, fn in steps.items():
+            _sync(device)
+            t0 = clock()
+            fn()
+            _sync(device)
+            times[name].append(clock() - t0)
+    base_ms = 1e3 * statistics.median(times["base"])
+    zoo_ms = 1e3 * statistics.median(times["zoo"])
+    return base_ms, zoo_ms
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--steps", type=int, default=50, help="sequence length T")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--input", type=int, default=128)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--layers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--only", nargs="+", default=["rnn", "gru", "lstm", "peep"],
+                        choices=["rnn", "gru", "lstm", "peep"])
+    parser.add_argument("--directions", nargs="+", default=["uni", "bi"], choices=["uni", "bi"])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    parser.add_argument("--clock", choices=["wall", "thread"], default="wall",
+                        help="wall clock, or the CPU time of the calling thread (needs --threads 1)")
+    args = parser.parse_args(argv)
+    if args.clock == "thread" and (args.threads != 1 or args.device != "cpu"):
+        parser.error("--clock thread measures one CPU thread: use it with --threads 1 on the CPU")
+    device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"torch {torch.__version__}, {where}; T={args.steps} B={args.batch} input={args.input} "
+          f"hidden={args.hidden}; median {args.clock} time of {args.repeats} interleaved forward+backward steps; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print()
+    print("| layer | layers | directions | baseline ms | zoo ms | zoo / baseline |")
+    print("|---|---|---|---|---|---|")
+    for kind in args.only:
+        for layers in args.layers:
+            for direction in args.directions:
+                base_ms, zoo_ms = measure(kind, layers, direction == "bi", args, device)
+                label = {"rnn": "RNN (tanh)", "gru": "GRU", "lstm": "LSTM (peephole=False)",
+                         "peep": "LSTM peephole on vs off"}[kind]
+                print(f"| {label} | {layers} | {direction} | {base_ms:.1f} | {zoo_ms:.1f} | {zoo_ms / base_ms:.2f}x |",
+                      flush=True)
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

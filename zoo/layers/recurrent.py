@@ -1,0 +1,1077 @@
+"""Vanilla RNN, GRU and peephole LSTM, written from their equations.
+
+Cell -> layer -> stack:
+
+* the *cells* (:class:`RNNCell`, :class:`GRUCell`, :class:`PeepholeLSTMCell`) are one
+  time step each, with torch.nn's cell parameters (``weight_ih``, ``weight_hh``,
+  ``bias_ih``, ``bias_hh``) and call signature;
+* a *layer* runs one direction of one layer over a whole sequence. The input
+  projection ``x_t W_ih^T + b`` of every step is one matrix product over all steps;
+  only the recurrent product ``h_{t-1} W_hh^T`` is left inside the time loop;
+* the *stack* (:class:`RNN`, :class:`GRU`, :class:`PeepholeLSTM`) owns the parameters
+  under torch.nn.RNN/GRU/LSTM's names (``weight_ih_l0``, ``weight_hh_l0_reverse``, ...)
+  so ``load_state_dict(torch_module.state_dict())`` works as-is, and has torch.nn's
+  constructor arguments, forward signature and return values, including
+  :class:`~torch.nn.utils.rnn.PackedSequence` input.
+
+Two implementations of the layer compute the same function:
+
+* ``fused=True`` (default): a :class:`torch.autograd.Function` per layer and direction.
+  Its forward pass makes the input projection of all steps one matrix product, then
+  runs the time loop with in-place kernels and no graph, keeping per step the factors
+  its backward pass needs (computed while the step's gates are still in cache). Its
+  backward pass is back-propagation through time written out by hand: each step's
+  gate gradients go into one ``(T*B, gates)`` buffer, so ``dL/dW_hh``, ``dL/dW_ih``
+  and ``dL/dx`` are each a single matrix product after the loop, and a step costs one
+  matrix product and four or five small elementwise kernels instead of the dozens of
+  graph nodes of a step-by-step autograd loop. ``tanh`` is evaluated as
+  ``2*sigmoid(2x) - 1`` because torch's CPU ``tanh`` kernel costs about five
+  ``sigmoid`` kernels here; the factor 2 is folded into copies of the weights (exact
+  in floating point), and the error is a few units in the last place of 1. The
+  backward is not differentiable again: asking for ``create_graph=True`` through it
+  raises an error pointing to ``fused=False``.
+* ``fused=False``: the same equations as ordinary autograd operations, one cell call
+  per step. Use it for double backward (gradient penalties, ``create_graph=True``),
+  ``torch.func`` transforms and forward-mode AD. It is also taken automatically under
+  ``torch.compile`` tracing and autocast.
+
+Packed and padded batches share one code path: a padded ``(T, B, F)`` batch is a
+packed one whose ``batch_sizes`` are all ``B``. In a packed batch (sorted by length)
+step ``t`` updates only the first ``batch_sizes[t]`` rows, so padding never touches
+the result and each sequence's final state is the one after its own last step.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
+
+__all__ = ["RNNCell", "GRUCell", "PeepholeLSTMCell", "RNN", "GRU", "PeepholeLSTM"]
+
+
+# =====================================================================================
+# The equations, one step, as plain autograd code (cells and the reference layer path)
+# =====================================================================================
+# ``gx`` is the input projection x W_ih^T (+ b_ih, + whichever b_hh terms may be folded
+# into it); ``b_hh`` is passed separately only where it cannot be folded.
+
+
+def rnn_step(gx: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, nonlinearity: str) -> Tensor:
+    """Elman (1990): ``h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)``."""
+    pre = gx + F.linear(h, w_hh, b_hh)
+    return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
+
+
+def gru_step(gx: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, reset_after: bool) -> Tensor:
+    """One GRU step; gate order r, z, n as in torch.nn.GRU. See :class:`GRU` for the equations."""
+    x_r, x_z, x_n = gx.chunk(3, -1)
+    hidden = h.shape[-1]
+    if reset_after:
+        h_r, h_z, h_n = F.linear(h, w_hh, b_hh).chunk(3, -1)
+        r = torch.sigmoid(x_r + h_r)
+        z = torch.sigmoid(x_z + h_z)
+        n = torch.tanh(x_n + r * h_n)
+    else:
+        b_rz = b_n = None
+        if b_hh is not None:
+            b_rz, b_n = b_hh[: 2 * hidden], b_hh[2 * hidden :]
+        h_r, h_z = F.linear(h, w_hh[: 2 * hidden], b_rz).chunk(2, -1)
+        r = torch.sigmoid(x_r + h_r)
+        z = torch.sigmoid(x_z + h_z)
+        n = torch.tanh(x_n + F.linear(r * h, w_hh[2 * hidden :], b_n))
+    return n + z * (h - n)  # = (1 - z) * n + z * h
+
+
+def lstm_step(
+    gx: Tensor,
+    h: Tensor,
+    c: Tensor,
+    w_hh: Tensor,
+    b_hh: Tensor | None,
+    w_ci: Tensor | None = None,
+    w_cf: Tensor | None = None,
+    w_co: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """One (peephole) LSTM step; gate order i, f, g, o as in torch.nn.LSTM.
+
+    Peepholes as in Gers & Schmidhuber (2000): the input and forget gates look at the
+    old cell state ``c_{t-1}``, the output gate at the new one ``c_t``; each peephole
+    is a vector (a diagonal matrix), applied elementwise.
+    """
+    i, f, g, o = (gx + F.linear(h, w_hh, b_hh)).chunk(4, -1)
+    if w_ci is not None:
+        i = i + w_ci * c
+        f = f + w_cf * c
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    if w_co is not None:
+        o = o + w_co * c
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+# =====================================================================================
+# Time-step bookkeeping shared by both layer implementations
+# =====================================================================================
+class _Steps:
+    """The time steps of one direction over a packed batch, in the order they run.
+
+    Rows of step ``t`` are ``data[offset_t : offset_t + batch_sizes[t]]``
+    (PackedSequence layout, sequences sorted by decreasing length).
+    """
+
+    __slots__ = ("sizes", "offsets", "reverse", "uniform", "batch", "length")
+
+    def __init__(self, batch_sizes: Sequence[int], reverse: bool) -> None:
+        offsets, total = [], 0
+        for size in batch_sizes:
+            offsets.append(total)
+            total += size
+        order = range(len(batch_sizes) - 1, -1, -1) if reverse else range(len(batch_sizes))
+        self.sizes = [batch_sizes[t] for t in order]
+        self.offsets = [offsets[t] for t in order]
+        self.reverse = reverse
+        self.uniform = min(batch_sizes) == max(batch_sizes)
+        self.batch = max(batch_sizes)
+        self.length = len(batch_sizes)
+
+    def split(self, buf: Tensor) -> list[Tensor]:
+        """Per-step row blocks of a ``(N, ...)`` buffer, in running order (views)."""
+        if self.uniform:
+            views = list(buf.unflatten(0, (self.length, self.batch)).unbind(0))
+            return views[::-1] if self.reverse else views
+        return [buf[o : o + b] for o, b in zip(self.offsets, self.sizes)]
+
+    def storage_order(self, per_step: list[Tensor]) -> list[Tensor]:
+        return per_step[::-1] if self.reverse else per_step
+
+
+def _prev(steps: _Steps, k: int, outs: Sequence[Tensor], init: Tensor) -> Tensor:
+    """State entering step ``k``: the previous step's output rows, topped up from ``init``
+    for sequences that start here (reverse direction of a packed batch)."""
+    b = steps.sizes[k]
+    if k == 0:
+        return init if b == init.shape[0] else init[:b]
+    pb = steps.sizes[k - 1]
+    if b == pb:
+        return outs[k - 1]
+    if b < pb:
+        return outs[k - 1][:b]
+    return torch.cat((outs[k - 1], init[pb:b]))
+
+
+def _last(steps: _Steps, outs: Sequence[Tensor]) -> Tensor:
+    """Each sequence's state after its own last step, rows in batch order (a new tensor)."""
+    pieces = [outs[-1]]
+    for k in range(len(outs) - 1, 0, -1):
+        b, pb = steps.sizes[k], steps.sizes[k - 1]
+        if b < pb:  # rows b..pb ended at step k-1
+            pieces.append(outs[k - 1][b:pb])
+    return torch.cat(pieces)
+
+
+def _route(b: int, pb: int, d_prev: Tensor, d_last: Tensor, d_init: Tensor) -> Tensor:
+    """Backward of :func:`_prev`/:func:`_last` between steps ``k`` (``b`` rows) and ``k-1``
+    (``pb`` rows) when the sizes differ: returns the gradient reaching step ``k-1``'s
+    output, writes what reaches the initial state into ``d_init``."""
+    if b < pb:  # rows b..pb of step k-1 are final states
+        return torch.cat((d_prev, d_last[b:pb]))
+    d_init[pb:b] = d_prev[pb:]
+    return d_prev[:pb]
+
+
+def _prevs_cat(steps: _Steps, outs: Sequence[Tensor], init: Tensor) -> Tensor:
+    """Every step's incoming state stacked in storage order: ``(N, H)``."""
+    prevs = [_prev(steps, k, outs, init) for k in range(len(outs))]
+    return torch.cat(steps.storage_order(prevs))
+
+
+def _grad_w_hh(steps: _Steps, d_pre: Tensor, out: Tensor, init: Tensor) -> Tensor:
+    """``sum_t d_pre_t^T h_{t-1}``: one matrix product over all steps. For a padded batch
+    the previous states are ``out`` shifted by one step, so no copy is needed."""
+    if not steps.uniform:
+        return d_pre.t() @ _prevs_cat(steps, steps.split(out), init)
+    b = steps.batch
+    if steps.reverse:  # step t's incoming state is step t+1's output; the last step's is init
+        d_w = d_pre[-b:].t() @ init
+        return d_w.addmm_(d_pre[:-b].t(), out[b:]) if steps.length > 1 else d_w
+    d_w = d_pre[:b].t() @ init  # step 0 starts from init, step t from step t-1's output
+    return d_w.addmm_(d_pre[b:].t(), out[:-b]) if steps.length > 1 else d_w
+
+
+def _into_init(steps: _Steps, d_prev: Tensor, d_init: Tensor) -> Tensor:
+    if steps.sizes[0] == d_init.shape[0]:
+        return d_prev
+    d_init[: steps.sizes[0]] = d_prev
+    return d_init
+
+
+# =====================================================================================
+# Fused layers: hand-written BPTT
+# =====================================================================================
+def _refuse_double_backward() -> None:
+    # Grad mode is on inside backward exactly when the caller asked for create_graph=True.
+    # The hand-written backward is not itself differentiable, and part of the second
+    # derivative would silently be missing, so refuse instead.
+    if torch.is_grad_enabled():
+        raise RuntimeError(
+            "the fused recurrent backward cannot build a graph (create_graph=True / double "
+            "backward); construct the layer with fused=False for higher-order gradients"
+        )
+
+
+def _double_rows(t: Tensor, lo: int, hi: int) -> Tensor:
+    """A copy of ``t`` with rows ``lo:hi`` doubled (exact): the pre-activation of a tanh
+    evaluated as ``2 sigmoid(2p) - 1``."""
+    t2 = t.clone()
+    t2[lo:hi] *= 2
+    return t2
+
+
+def _input_grads(ctx, d_pre: Tensor, x: Tensor, w_ih: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    """Gradients of the input projection ``x W_ih^T + b``: one matrix product each."""
+    need_x, need_w, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[3]
+    d_x = d_pre @ w_ih if need_x else None
+    d_w = d_pre.t() @ x if need_w else None
+    d_b = d_pre.sum(0) if need_b or ctx.needs_input_grad[4] else None
+    return d_x, d_w, d_b
+
+
+class _RNNLayer(torch.autograd.Function):
+    """Elman layer: ``(x (N, F), w_ih, w_hh, b_ih, b_hh, h0 (B, H)) -> (out (N, H), h_n)``."""
+
+    @staticmethod
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, steps: _Steps, relu: bool):  # type: ignore[override]
+        if relu:
+            w_x, w_h = w_ih, w_hh
+            b = None if b_ih is None else b_ih + b_hh
+        else:  # tanh(p) = 2 sigmoid(2p) - 1; doubling the weights is exact
+            w_x, w_h = w_ih * 2, w_hh * 2
+            b = None if b_ih is None else (b_ih + b_hh) * 2
+        out = torch.mm(x, w_x.t()) if b is None else torch.addmm(b, x, w_x.t())
+        w_t = w_h.t()
+        o = steps.split(out)
+        uniform = steps.uniform
+        for k in range(len(o)):
+            h_prev = o[k - 1] if k and uniform else _prev(steps, k, o, h0)
+            if relu:
+                o[k].addmm_(h_prev, w_t).relu_()
+            else:
+                o[k].addmm_(h_prev, w_t).sigmoid_().mul_(2).sub_(1)
+        ctx.save_for_backward(x, w_ih, w_hh, h0, out)
+        ctx.steps, ctx.relu = steps, relu
+        return out, _last(steps, o)
+
+    @staticmethod
+    def backward(ctx, d_out: Tensor, d_hn: Tensor):  # type: ignore[override]
+        _refuse_double_backward()
+        x, w_ih, w_hh, h0, out = ctx.saved_tensors
+        steps: _Steps = ctx.steps
+        # Derivative of the activation, in terms of its output, for all steps at once.
+        deriv = (out > 0).to(out.dtype) if ctx.relu else torch.addcmul(out.new_ones(()), out, out, value=-1)
+        d_pre = torch.empty_like(out)
+        dv, dp, do = steps.split(deriv), steps.split(d_pre), steps.split(d_out)
+        d_h0 = torch.zeros_like(h0)
+        K = len(dp)
+        dh = do[K - 1] + d_hn[: steps.sizes[K - 1]]
+        for k in range(K - 1, -1, -1):
+            torch.mul(dh, dv[k], out=dp[k])
+            if k == 0:
+                d_h0 = _into_init(steps, dp[0] @ w_hh, d_h0)
+            elif steps.sizes[k] == steps.sizes[k - 1]:
+                dh = torch.addmm(do[k - 1], dp[k], w_hh)
+            else:
+                dh = do[k - 1] + _route(steps.sizes[k], steps.sizes[k - 1], dp[k] @ w_hh, d_hn, d_h0)
+        d_x, d_wih, d_b = _input_grads(ctx, d_pre, x, w_ih)
+        d_whh = _grad_w_hh(steps, d_pre, out, h0) if ctx.needs_input_grad[2] else None
+        return d_x, d_wih, d_whh, d_b, d_b, d_h0, None, None
+
+
+class _GRULayer(torch.autograd.Function):
+    """GRU layer: ``(x, w_ih, w_hh, b_ih, b_hh, h0) -> (out, h_n)``.
+
+    With ``keep`` (gradients wanted) the forward pass also stores, per row,
+    ``s = [(1-z)(1-n^2), (h_{t-1} - n) z(1-z), a_r]`` with ``a_r = 2 (h W_hn^T + b_hn) r(1-r)``
+    (reset after) or ``h_{t-1} r(1-r)`` (reset before).
+    """
+
+    @staticmethod
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, steps: _Steps, reset_after: bool):  # type: ignore[override]
+        N = x.shape[0]
+        H = w_hh.shape[1]
+        keep = any(ctx.needs_input_grad)
+        bias = b_ih is not None
+        sp = steps.split
+        w_x = _double_rows(w_ih, 2 * H, 3 * H)  # candidate rows doubled: tanh via sigmoid
+        if reset_after:
+            b_x = _double_rows(b_ih, 2 * H, 3 * H) if bias else None
+            b_h = _double_rows(b_hh, 2 * H, 3 * H) if bias else None
+            w_h_t = _double_rows(w_hh, 2 * H, 3 * H).t()
+            gh = x.new_empty(steps.batch, 3 * H)  # one step's h W_hh^T + b_hh (candidate part doubled)
+            gh_full = (gh, gh[:, : 2 * H], gh[:, 2 * H :])
+        else:
+            b_x = _double_rows(b_ih + b_hh, 2 * H, 3 * H) if bias else None
+            w_rz_t, w_n_t = w_hh[: 2 * H].t(), (w_hh[2 * H :] * 2).t()
+            rh = x.new_empty(N, H)  # r * h_{t-1}, the input of W_hn
+            rh_k = sp(rh)
+        g = torch.mm(x, w_x.t()) if b_x is None else torch.addmm(b_x, x, w_x.t())
+        g_rz, g_r, g_z, g_n = sp(g[:, : 2 * H]), sp(g[:, :H]), sp(g[:, H : 2 * H]), sp(g[:, 2 * H :])
+        out = x.new_empty(N, H)
+        o = sp(out)
+        if keep:
+            s = x.new_empty(N, 3 * H)
+            s_p, s_az, s_ar = sp(s[:, :H]), sp(s[:, H : 2 * H]), sp(s[:, 2 * H :])
+            zz = x.new_empty(steps.batch, H)
+            one = x.new_ones(())
+        uniform = steps.uniform
+        for k in range(len(o)):
+            h_prev = o[k - 1] if k and uniform else _prev(steps, k, o, h0)
+            r, z = g_r[k], g_z[k]
+            if reset_after:
+                b = steps.sizes[k]
+                ghk, gh_rz, gh_n = gh_full if b == steps.batch else (gh[:b], gh[:b, : 2 * H], gh[:b, 2 * H :])
+                if b_h is None:
+                    torch.mm(h_prev, w_h_t, out=ghk)
+                else:
+                    torch.addmm(b_h, h_prev, w_h_t, out=ghk)
+                g_rz[k].add_(gh_rz).sigmoid_()
+                n = g_n[k].addcmul_(r, gh_n).sigmoid_().mul_(2).sub_(1)
+            else:
+                g_rz[k].addmm_(h_prev, w_rz_t).sigmoid_()
+                n = g_n[k].addmm_(torch.mul(r, h_prev, out=rh_k[k]), w_n_t).sigmoid_().mul_(2).sub_(1)
+            if keep:
+                diff = torch.sub(h_prev, n, out=s_az[k])
+                torch.addcmul(n, z, diff, out=o[k])  # (1 - z) n + z h_{t-1}
+                zk = torch.addcmul(z, z, z, value=-1, out=zz[: z.shape[0]])
+                diff.mul_(zk)
+                p = torch.addcmul(one, n, n, value=-1, out=s_p[k])
+                p.addcmul_(p, z, value=-1)
+                torch.addcmul(r, r, r, value=-1, out=s_ar[k]).mul_(gh_n if reset_after else h_prev)
+            else:
+                torch.sub(h_prev, n, out=o[k]).mul_(z).add_(n)
+        ctx.save_for_backward(x, w_ih, w_hh, h0, out)
+        if keep:
+            ctx.g, ctx.s, ctx.steps, ctx.reset_after, ctx.bias = g, s, steps, reset_after, bias
+            if not reset_after:
+                ctx.rh = rh
+        return out, _last(steps, o)
+
+    @staticmethod
+    def backward(ctx, d_out, d_hn):  # type: ignore[override]
+        _refuse_double_backward()
+        x, w_ih, w_hh, h0, out = ctx.saved_tensors
+        steps: _Steps = ctx.steps
+        g, s = ctx.g, ctx.s
+        H = w_hh.shape[1]
+        sp = steps.split
+        r_k, z_k = sp(g[:, :H]), sp(g[:, H : 2 * H])
+        p_k, az_k, ar_k = sp(s[:, :H]), sp(s[:, H : 2 * H]), sp(s[:, 2 * H :])
+        d_gx = torch.empty_like(g)
+        dgx_n = sp(d_gx[:, 2 * H :])
+        do = sp(d_out)
+        d_h0 = torch.zeros_like(h0)
+        K = len(do)
+        dh = do[K - 1] + d_hn[: steps.sizes[K - 1]]
+        if ctx.reset_after:
+            zero = g.new_zeros(())
+            d_gh = torch.empty_like(g)  # gradient of h W_hh^T + b_hh
+            dgh_k, dgh_r, dgh_z, dgh_n = sp(d_gh), sp(d_gh[:, :H]), sp(d_gh[:, H : 2 * H]), sp(d_gh[:, 2 * H :])
+            for k in range(K - 1, -1, -1):
+                dn = torch.mul(dh, p_k[k], out=dgx_n[k])
+                torch.addcmul(zero, dn, ar_k[k], value=0.5, out=dgh_r[k])  # a_r holds 2 (h W_hn^T + b_hn)
+                torch.mul(dh, az_k[k], out=dgh_z[k])
+                torch.mul(dn, r_k[k], out=dgh_n[k])
+                if k and steps.sizes[k] == steps.sizes[k - 1]:
+                    dh = torch.addcmul(do[k - 1], dh, z_k[k]).addmm_(dgh_k[k], w_hh)
+                    continue
+                d_prev = torch.mm(dgh_k[k], w_hh).addcmul_(dh, z_k[k])
+                if k == 0:
+                    d_h0 = _into_init(steps, d_prev, d_h0)
+                else:
+                    dh = do[k - 1] + _route(steps.sizes[k], steps.sizes[k - 1], d_prev, d_hn, d_h0)
+            d_gx[:, : 2 * H] = d_gh[:, : 2 * H]
+            d_whh = _grad_w_hh(steps, d_gh, out, h0) if ctx.needs_input_grad[2] else None
+            d_bhh = d_gh.sum(0) if ctx.bias else None
+            d_x, d_wih, d_bih = _input_grads(ctx, d_gx, x, w_ih)
+        else:
+            w_rz, w_n = w_hh[: 2 * H], w_hh[2 * H :]
+            dgx_rz, dgx_r, dgx_z = sp(d_gx[:, : 2 * H]), sp(d_gx[:, :H]), sp(d_gx[:, H : 2 * H])
+            for k in range(K - 1, -1, -1):
+                dn = torch.mul(dh, p_k[k], out=dgx_n[k])
+                d_rh = torch.mm(dn, w_n)
+                torch.mul(d_rh, ar_k[k], out=dgx_r[k])
+                torch.mul(dh, az_k[k], out=dgx_z[k])
+                if k and steps.sizes[k] == steps.sizes[k - 1]:
+                    dh = torch.addcmul(do[k - 1], dh, z_k[k]).addcmul_(d_rh, r_k[k]).addmm_(dgx_rz[k], w_rz)
+                    continue
+                d_prev = torch.mm(dgx_rz[k], w_rz).addcmul_(dh, z_k[k]).addcmul_(d_rh, r_k[k])
+                if k == 0:
+                    d_h0 = _into_init(steps, d_prev, d_h0)
+                else:
+                    dh = do[k - 1] + _route(steps.sizes[k], steps.sizes[k - 1], d_prev, d_hn, d_h0)
+            d_whh = None
+            if ctx.needs_input_grad[2]:
+                d_whh = torch.cat((_grad_w_hh(steps, d_gx[:, : 2 * H], out, h0), d_gx[:, 2 * H :].t() @ ctx.rh))
+            d_x, d_wih, d_bih = _input_grads(ctx, d_gx, x, w_ih)
+            d_bhh = d_bih
+        return d_x, d_wih, d_whh, d_bih, d_bhh, d_h0, None, None
+
+
+class _LSTMLayer(torch.autograd.Function):
+    """(Peephole) LSTM layer: ``(x, w_ih, w_hh, b_ih, b_hh, h0, c0, w_ci, w_cf, w_co) ->
+    (out, h_n, c_n)``; the peephole vectors are ``None`` for a plain LSTM.
+
+    With ``keep`` (gradients wanted) the forward pass also stores, per row, what the
+    backward pass multiplies by, computed while the step's gates are still in cache
+    (re-reading them from memory after the loop costs more than the arithmetic):
+    ``s = [g i(1-i), c_{t-1} f(1-f), i (1-g^2)]``, ``s2 = [tanh(c_t) o(1-o), o (1-tanh^2 c_t)]``
+    and the forget gates ``f`` (left in the gate buffer).
+    """
+
+    @staticmethod
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, c0, w_ci, w_cf, w_co, steps: _Steps):  # type: ignore[override]
+        N = x.shape[0]
+        H = w_hh.shape[1]
+        peep = w_ci is not None
+        keep = any(ctx.needs_input_grad)
+        sp = steps.split
+        # Cell-input rows doubled: tanh(p) = 2 sigmoid(2p) - 1, one sigmoid over all gates.
+        w_x = _double_rows(w_ih, 2 * H, 3 * H)
+        b = None if b_ih is None else _double_rows(b_ih + b_hh, 2 * H, 3 * H)
+        gx = torch.mm(x, w_x.t()) if b is None else torch.addmm(b, x, w_x.t())
+        w_t = _double_rows(w_hh, 2 * H, 3 * H).t()
+        # Each step's gates overwrite its input projection in place, right after the
+        # recurrent product, while they are in cache; the forget gates stay there for
+        # the backward pass.
+        tc_work = x.new_empty(steps.batch, H)
+        c_all, out = x.new_empty(N, H), x.new_empty(N, H)
+        gx_k, c_k, o = sp(gx), sp(c_all), sp(out)
+        g_i, g_f, g_g, g_o = sp(gx[:, :H]), sp(gx[:, H : 2 * H]), sp(gx[:, 2 * H : 3 * H]), sp(gx[:, 3 * H :])
+        g_if = sp(gx[:, : 2 * H])
+        if peep:
+            g_if3, g_ifg = sp(gx[:, : 2 * H].unflatten(1, (2, H))), sp(gx[:, : 3 * H])
+            w_if = torch.stack((w_ci, w_cf))
+        if keep:
+            s, s2 = x.new_empty(N, 3 * H), x.new_empty(N, 2 * H)
+            s_if, s_i, s_f, s_g, s_o, s_kap = (
+                sp(s[:, : 2 * H]), sp(s[:, :H]), sp(s[:, H : 2 * H]), sp(s[:, 2 * H :]), sp(s2[:, :H]), sp(s2[:, H:]),
+            )
+        one = x.new_ones(())
+        tc_full = tc_work
+        uniform = steps.uniform
+        for k in range(len(o)):
+            if k and uniform:
+                h_prev, c_prev = o[k - 1], c_k[k - 1]
+            else:
+                h_prev, c_prev = _prev(steps, k, o, h0), _prev(steps, k, c_k, c0)
+            gates = gx_k[k].addmm_(h_prev, w_t)
+            i, f, g, og = g_i[k], g_f[k], g_g[k], g_o[k]
+            if peep:
+                g_if3[k].addcmul_(c_prev.unsqueeze(1), w_if)
+                g_ifg[k].sigmoid_()
+            else:
+                gates.sigmoid_()
+            if keep:
+                torch.addcmul(g_if[k], g_if[k], g_if[k], value=-1, out=s_if[k])
+            g.mul_(2).sub_(1)
+            c = torch.mul(f, c_prev, out=c_k[k]).addcmul_(i, g)
+            if peep:
+                og.addcmul_(c, w_co).sigmoid_()
+            tc = tc_full if steps.sizes[k] == steps.batch else tc_work[: steps.sizes[k]]
+            torch.mul(c, 2, out=tc).sigmoid_().mul_(2).sub_(1)
+            torch.mul(og, tc, out=o[k])
+            if keep:
+                s_i[k].mul_(g)
+                s_f[k].mul_(c_prev)
+                torch.addcmul(one, g, g, value=-1, out=s_g[k]).mul_(i)
+                torch.addcmul(og, og, og, value=-1, out=s_o[k]).mul_(tc)
+                torch.addcmul(one, tc, tc, value=-1, out=s_kap[k]).mul_(og)
+        ctx.save_for_backward(x, w_ih, w_hh, h0, c0, w_ci, w_cf, w_co, out)
+        if keep:
+            ctx.s, ctx.s2, ctx.f, ctx.c, ctx.steps = s, s2, gx[:, H : 2 * H], c_all, steps
+        return out, _last(steps, o), _last(steps, c_k)
+
+    @staticmethod
+    def backward(ctx, d_out, d_hn, d_cn):  # type: ignore[override]
+        _refuse_double_backward()
+        x, w_ih, w_hh, h0, c0, w_ci, w_cf, w_co, out = ctx.saved_tensors
+        s, s2, f, c_all, steps = ctx.s, ctx.s2, ctx.f, ctx.c, ctx.steps
+        peep = w_ci is not None
+        H = w_hh.shape[1]
+        sp = steps.split
+        a3, a_o, kap, f_k = sp(s.unflatten(1, (3, H))), sp(s2[:, :H]), sp(s2[:, H:]), sp(f)
+        d_g = s.new_empty(s.shape[0], 4 * H)
+        dg_k, dg3, dg_o = sp(d_g), sp(d_g[:, : 3 * H].unflatten(1, (3, H))), sp(d_g[:, 3 * H :])
+        if peep:
+            dg_i, dg_f = sp(d_g[:, :H]), sp(d_g[:, H : 2 * H])
+        do = sp(d_out)
+        d_h0, d_c0 = torch.zeros_like(h0), torch.zeros_like(c0)
+        K = len(do)
+        b_last = steps.sizes[K - 1]
+        dh = do[K - 1] + d_hn[:b_last]
+        dc_next = d_cn[:b_last]  # dL/dc_t arriving from step t+1 (and c_n)
+        for k in range(K - 1, -1, -1):
+            dc = torch.addcmul(dc_next, dh, kap[k])
+            torch.mul(dh, a_o[k], out=dg_o[k])
+            if peep:
+                dc.addcmul_(dg_o[k], w_co)
+            torch.mul(dc.unsqueeze(1), a3[k], out=dg3[k])
+            dc_prev = dc.mul_(f_k[k])
+            if peep:
+                dc_prev.addcmul_(dg_i[k], w_ci).addcmul_(dg_f[k], w_cf)
+            if k and steps.sizes[k] == steps.sizes[k - 1]:
+                dh = torch.addmm(do[k - 1], dg_k[k], w_hh)
+                dc_next = dc_prev
+            elif k == 0:
+                d_h0 = _into_init(steps, dg_k[0] @ w_hh, d_h0)
+                d_c0 = _into_init(steps, dc_prev, d_c0)
+            else:
+                b, pb = steps.sizes[k], steps.sizes[k - 1]
+                dh = do[k - 1] + _route(b, pb, dg_k[k] @ w_hh, d_hn, d_h0)
+                dc_next = _route(b, pb, dc_prev, d_cn, d_c0)
+        d_ci = d_cf = d_co = None
+        if peep and any(ctx.needs_input_grad[7:10]):
+            c_prev_all = _prevs_cat(steps, sp(c_all), c0)
+            d_ci, d_cf = (d_g[:, : 2 * H].unflatten(1, (2, H)) * c_prev_all.unsqueeze(1)).sum(0).unbind(0)
+            d_co = (d_g[:, 3 * H :] * c_all).sum(0)
+        d_x, d_wih, d_b = _input_grads(ctx, d_g, x, w_ih)
+        d_whh = _grad_w_hh(steps, d_g, out, h0) if ctx.needs_input_grad[2] else None
+        return d_x, d_wih, d_whh, d_b, d_b, d_h0, d_c0, d_ci, d_cf, d_co, None
+
+
+# =====================================================================================
+# Reference layers: the step functions under ordinary autograd
+# =====================================================================================
+def _reference_layer(
+    mode: str,
+    gx: Tensor,
+    w_hh: Tensor,
+    b_hh: Tensor | None,
+    h0: Tensor,
+    c0: Tensor | None,
+    peepholes: tuple[Tensor | None, Tensor | None, Tensor | None],
+    steps: _Steps,
+    option: object,
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    gxs = steps.split(gx)
+    outs: list[Tensor] = []
+    cells: list[Tensor] = []
+    for k in range(len(gxs)):
+        h_prev = _prev(steps, k, outs, h0)
+        if mode == "LSTM":
+            h, c = lstm_step(gxs[k], h_prev, _prev(steps, k, cells, c0), w_hh, None, *peepholes)
+            cells.append(c)
+        elif mode == "GRU":
+            h = gru_step(gxs[k], h_prev, w_hh, b_hh, bool(option))
+        else:
+            h = rnn_step(gxs[k], h_prev, w_hh, None, str(option))
+        outs.append(h)
+    out = torch.cat(steps.storage_order(outs))
+    return out, _last(steps, outs), (_last(steps, cells) if cells else None)
+
+
+# =====================================================================================
+# Cells
+# =====================================================================================
+def _uniform_init(module: nn.Module, hidden_size: int) -> None:
+    # torch.nn's recurrent init: every parameter U(-1/sqrt(H), 1/sqrt(H)).
+    bound = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
+    for p in module.parameters():
+        nn.init.uniform_(p, -bound, bound)
+
+
+def _cell_input(cell: nn.Module, input: Tensor, hx: Tensor | None) -> tuple[Tensor, Tensor | None, bool]:
+    if input.dim() not in (1, 2):
+        raise ValueError(f"{type(cell).__name__}: expected input of 1 or 2 dimensions, got {input.dim()}")
+    if input.shape[-1] != cell.input_size:
+        raise ValueError(f"{type(cell).__name__}: input has {input.shape[-1]} features, expected {cell.input_size}")
+    unbatched = input.dim() == 1
+    if unbatched:
+        input = input.unsqueeze(0)
+        hx = hx.unsqueeze(0) if hx is not None else None
+    return input, hx, unbatched
+
+
+class _CellBase(nn.Module):
+    gates: int
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool, device=None, dtype=None) -> None:
+        super().__init__()
+        factory = {"device": device, "dtype": dtype}
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        self.weight_ih = nn.Parameter(torch.empty(self.gates * hidden_size, input_size, **factory))
+        self.weight_hh = nn.Parameter(torch.empty(self.gates * hidden_size, hidden_size, **factory))
+        if bias:
+            self.bias_ih = nn.Parameter(torch.empty(self.gates * hidden_size, **factory))
+            self.bias_hh = nn.Parameter(torch.empty(self.gates * hidden_size, **factory))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+
+    def reset_parameters(self) -> None:
+        _uniform_init(self, self.hidden_size)
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        return s if self.bias else s + ", bias=False"
+
+    def _zeros(self, x: Tensor) -> Tensor:
+        return x.new_zeros(x.shape[0], self.hidden_size)
+
+
+class RNNCell(_CellBase):
+    """Elman RNN cell, ``h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)``; torch.nn.RNNCell's
+    arguments, parameters and call ``cell(input, hx=None) -> h'``."""
+
+    gates = 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: Literal["tanh", "relu"] = "tanh",
+        device=None,
+        dtype=None,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__(input_size, hidden_size, bias, device, dtype)
+        self.nonlinearity = nonlinearity
+        self.reset_parameters()
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, hx, unbatched = _cell_input(self, input, hx)
+        h = self._zeros(x) if hx is None else hx
+        out = rnn_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh, self.nonlinearity)
+        return out.squeeze(0) if unbatched else out
+
+
+class GRUCell(_CellBase):
+    """GRU cell (equations in :class:`GRU`); torch.nn.GRUCell's arguments and parameters,
+    plus ``reset_after``."""
+
+    gates = 3
+
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None, *, reset_after: bool = True
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, device, dtype)
+        self.reset_after = reset_after
+        self.reset_parameters()
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, hx, unbatched = _cell_input(self, input, hx)
+        h = self._zeros(x) if hx is None else hx
+        out = gru_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh, self.reset_after)
+        return out.squeeze(0) if unbatched else out
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")
+
+
+class PeepholeLSTMCell(_CellBase):
+    """LSTM cell with Gers & Schmidhuber (2000) peepholes (equations in :class:`PeepholeLSTM`).
+
+    torch.nn.LSTMCell's arguments, parameters and call ``cell(input, (h, c)=None) -> (h', c')``,
+    plus the peephole vectors ``weight_ci``, ``weight_cf``, ``weight_co`` (``peephole=False``
+    drops them and gives torch.nn.LSTMCell exactly).
+    """
+
+    gates = 4
+
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None, *, peephole: bool = True
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, device, dtype)
+        self.peephole = peephole
+        for name in ("weight_ci", "weight_cf", "weight_co"):
+            if peephole:
+                self.register_parameter(name, nn.Parameter(torch.empty(hidden_size, device=device, dtype=dtype)))
+            else:
+                self.register_parameter(name, None)
+        self.reset_parameters()
+
+    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        x, _, unbatched = _cell_input(self, input, None)
+        if hx is None:
+            h = c = self._zeros(x)
+        else:
+            h, c = (t.unsqueeze(0) for t in hx) if unbatched else hx
+        h, c = lstm_step(
+            F.linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh, self.bias_hh,
+            self.weight_ci, self.weight_cf, self.weight_co,
+        )
+        return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ("" if self.peephole else ", peephole=False")
+
+
+# =====================================================================================
+# Stacks
+# =====================================================================================
+class _RecurrentBase(nn.Module):
+    """Multi-layer, optionally bidirectional runner shared by RNN, GRU and PeepholeLSTM."""
+
+    mode: str  # "RNN" | "GRU" | "LSTM"
+    gates: int
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+        *,
+        fused: bool = True,
+        peephole: bool = False,
+    ) -> None:
+        super().__init__()
+        if not isinstance(hidden_size, int) or hidden_size <= 0:
+            raise ValueError(f"hidden_size must be a positive integer, got {hidden_size!r}")
+        if not isinstance(num_layers, int) or num_layers <= 0:
+            raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
+        if not isinstance(dropout, numbers.Number) or not 0 <= dropout <= 1 or isinstance(dropout, bool):
+            raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(
+                f"dropout={dropout} acts between recurrent layers, so it does nothing with num_layers=1",
+                stacklevel=3,
+            )
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional = bidirectional
+        self.fused = fused
+        self.peephole = peephole
+        factory = {"device": device, "dtype": dtype}
+        directions = 2 if bidirectional else 1
+        G = self.gates * hidden_size
+        self._param_names: list[list[tuple[str, ...]]] = []
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else hidden_size * directions
+            names = []
+            for direction in range(directions):
+                sfx = f"_l{layer}" + ("_reverse" if direction else "")
+                shapes = {f"weight_ih{sfx}": (G, layer_input), f"weight_hh{sfx}": (G, hidden_size)}
+                if bias:
+                    shapes |= {f"bias_ih{sfx}": (G,), f"bias_hh{sfx}": (G,)}
+                if peephole:
+                    shapes |= {f"weight_{p}{sfx}": (hidden_size,) for p in ("ci", "cf", "co")}
+                for name, shape in shapes.items():
+                    self.register_parameter(name, nn.Parameter(torch.empty(shape, **factory)))
+                names.append(
+                    (f"weight_ih{sfx}", f"weight_hh{sfx}", f"bias_ih{sfx}", f"bias_hh{sfx}",
+                     f"weight_ci{sfx}", f"weight_cf{sfx}", f"weight_co{sfx}")
+                )
+            self._param_names.append(names)
+        self.reset_parameters()
+
+    # ------------------------------------------------------------------ torch.nn API
+    def reset_parameters(self) -> None:
+        _uniform_init(self, self.hidden_size)
+
+    def flatten_parameters(self) -> None:
+        """No-op, for code written against torch.nn (there is no cuDNN weight buffer here)."""
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        if not self.fused:
+            s += ", fused=False"
+        return s
+
+    # ------------------------------------------------------------------ forward
+    def _check_state(self, state: Tensor, batch: int, unbatched: bool, what: str) -> Tensor:
+        expected = (self.num_layers * self.num_directions, self.hidden_size)
+        if unbatched:
+            if state.dim() != 2 or tuple(state.shape) != expected:
+                raise RuntimeError(f"Expected {what} size {expected}, got {tuple(state.shape)}")
+            return state.unsqueeze(1)
+        full = (expected[0], batch, expected[1])
+        if state.dim() != 3 or tuple(state.shape) != full:
+            raise RuntimeError(f"Expected {what} size {full}, got {tuple(state.shape)}")
+        return state
+
+    def _use_fused(self, x: Tensor) -> bool:
+        if not self.fused or torch.compiler.is_compiling():
+            return False
+        return not torch.is_autocast_enabled(x.device.type)
+
+    def _forward(self, input, hx):
+        is_packed = isinstance(input, PackedSequence)
+        if is_packed:
+            data, batch_sizes, sorted_indices, unsorted_indices = input
+            sizes = batch_sizes.tolist()
+            batch, unbatched = sizes[0], False
+        else:
+            if input.dim() not in (2, 3):
+                raise ValueError(f"{type(self).__name__}: expected input of 2 or 3 dimensions, got {input.dim()}")
+            unbatched = input.dim() == 2
+            x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if self.batch_first else input)
+            length, batch = x.shape[0], x.shape[1]
+            if length == 0 or batch == 0:
+                raise ValueError(f"{type(self).__name__}: empty input of shape {tuple(input.shape)}")
+            data = x.reshape(length * batch, x.shape[2])
+            sizes = [batch] * length
+            sorted_indices = unsorted_indices = None
+        if data.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{type(self).__name__}: input has {data.shape[-1]} features, expected input_size={self.input_size}"
+            )
+        # Initial states, (layers * directions, B, H), permuted into the packed (sorted) order.
+        shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
+        if self.mode == "LSTM":
+            if hx is None:
+                h0 = c0 = data.new_zeros(shape)
+            else:
+                if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                    raise RuntimeError("PeepholeLSTM expects hx as a tuple (h_0, c_0)")
+                h0 = self._check_state(hx[0], batch, unbatched, "hidden")
+                c0 = self._check_state(hx[1], batch, unbatched, "cell")
+        else:
+            h0 = data.new_zeros(shape) if hx is None else self._check_state(hx, batch, unbatched, "hidden")
+            c0 = None
+        if sorted_indices is not None and hx is not None:
+            h0 = h0.index_select(1, sorted_indices)
+            c0 = c0.index_select(1, sorted_indices) if c0 is not None else None
+
+        out, h_n, c_n = self._run(data, sizes, h0, c0)
+
+        if unsorted_indices is not None:
+            h_n = h_n.index_select(1, unsorted_indices)
+            c_n = c_n.index_select(1, unsorted_indices) if c_n is not None else None
+        if is_packed:
+            output = PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices)
+        else:
+            output = out.view(len(sizes), batch, out.shape[-1])
+            if unbatched:
+                output, h_n = output.squeeze(1), h_n.squeeze(1)
+                c_n = c_n.squeeze(1) if c_n is not None else None
+            elif self.batch_first:
+                output = output.transpose(0, 1)
+        return output, h_n, c_n
+
+    def _run(self, x: Tensor, sizes: list[int], h0: Tensor, c0: Tensor | None):
+        fused = self._use_fused(x)
+        directions = self.num_directions
+        all_steps = [_Steps(sizes, reverse=bool(d)) for d in range(directions)]
+        h_last: list[Tensor] = []
+        c_last: list[Tensor] = []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(directions):
+                idx = layer * directions + d
+                n_ih, n_hh, n_bih, n_bhh, n_ci, n_cf, n_co = self._param_names[layer][d]
+                w_ih, w_hh = getattr(self, n_ih), getattr(self, n_hh)
+                b_ih, b_hh = (getattr(self, n_bih), getattr(self, n_bhh)) if self.bias else (None, None)
+                steps = all_steps[d]
+                peeps = (getattr(self, n_ci), getattr(self, n_cf), getattr(self, n_co)) if self.peephole else (None,) * 3
+                c_init = c0[idx] if c0 is not None else None
+                if fused:
+                    if self.mode == "LSTM":
+                        out, h_n, c_n = _LSTMLayer.apply(x, w_ih, w_hh, b_ih, b_hh, h0[idx], c_init, *peeps, steps)
+                    elif self.mode == "GRU":
+                        (out, h_n), c_n = _GRULayer.apply(x, w_ih, w_hh, b_ih, b_hh, h0[idx], steps, self.reset_after), None
+                    else:
+                        relu = self.nonlinearity == "relu"
+                        (out, h_n), c_n = _RNNLayer.apply(x, w_ih, w_hh, b_ih, b_hh, h0[idx], steps, relu), None
+                else:
+                    # b_hh folds into the input projection except GRU's reset-after candidate term.
+                    keep_b_hh = self.mode == "GRU" and self.reset_after
+                    b = b_ih if keep_b_hh or b_ih is None else b_ih + b_hh
+                    gx = torch.mm(x, w_ih.t()) if b is None else torch.addmm(b, x, w_ih.t())
+                    option = self.reset_after if self.mode == "GRU" else getattr(self, "nonlinearity", None)
+                    b_rec = b_hh if keep_b_hh else None
+                    out, h_n, c_n = _reference_layer(self.mode, gx, w_hh, b_rec, h0[idx], c_init, peeps, steps, option)
+                outs.append(out)
+                h_last.append(h_n)
+                if c_n is not None:
+                    c_last.append(c_n)
+            x = outs[0] if directions == 1 else torch.cat(outs, 1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, training=True)
+        return x, torch.stack(h_last), (torch.stack(c_last) if c_last else None)
+
+
+class RNN(_RecurrentBase):
+    r"""Elman (1990) recurrent network with torch.nn.RNN's interface.
+
+    .. math:: h_t = \mathrm{act}(x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh}),
+              \quad \mathrm{act} \in \{\tanh, \mathrm{ReLU}\}
+
+    Same constructor arguments, ``forward(input, hx=None) -> (output, h_n)`` and
+    state_dict keys as :class:`torch.nn.RNN`; ``fused`` picks the implementation (see
+    the module docstring).
+    """
+
+    mode, gates = "RNN", 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: Literal["tanh", "relu"] = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+        *,
+        fused: bool = True,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device, dtype, fused=fused
+        )
+
+    def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None):
+        output, h_n, _ = self._forward(input, hx)
+        return output, h_n
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s if self.nonlinearity == "tanh" else s + ", nonlinearity='relu'"
+
+
+class GRU(_RecurrentBase):
+    r"""Gated recurrent unit (Cho et al. 2014) with torch.nn.GRU's interface.
+
+    Gate order in the weights is r, z, n (reset, update, candidate), as in torch.nn.
+    With ``reset_after=True`` (default; torch.nn's and cuDNN's convention) the reset
+    gate scales the *result* of the recurrent product::
+
+        r_t = sigmoid(x_t W_ir^T + b_ir + h_{t-1} W_hr^T + b_hr)
+        z_t = sigmoid(x_t W_iz^T + b_iz + h_{t-1} W_hz^T + b_hz)
+        n_t = tanh(x_t W_in^T + b_in + r_t * (h_{t-1} W_hn^T + b_hn))
+        h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+
+    With ``reset_after=False`` (Cho et al. 2014, eq. 5-8) it scales the state *before*
+    the product, which costs a second matrix product per step::
+
+        n_t = tanh(x_t W_in^T + b_in + (r_t * h_{t-1}) W_hn^T + b_hn)
+
+    The update uses the convention ``h_t = (1 - z_t) * n_t + z_t * h_{t-1}``: ``z`` is
+    the fraction of the *old* state kept (Cho et al. 2014 and torch.nn). Chung et al.
+    (2014) and some lecture slides swap the roles, ``h_t = z_t * n_t + (1 - z_t) h_{t-1}``;
+    the two are the same model with ``z -> 1 - z`` (negated update-gate weights and bias).
+
+    Same constructor arguments, ``forward(input, hx=None) -> (output, h_n)`` and
+    state_dict keys as :class:`torch.nn.GRU` (with either ``reset_after``).
+    """
+
+    mode, gates = "GRU", 3
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+        *,
+        reset_after: bool = True,
+        fused: bool = True,
+    ) -> None:
+        self.reset_after = reset_after
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device, dtype, fused=fused
+        )
+
+    def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None):
+        output, h_n, _ = self._forward(input, hx)
+        return output, h_n
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s if self.reset_after else s + ", reset_after=False"
+
+
+class PeepholeLSTM(_RecurrentBase):
+    r"""LSTM (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000)
+    with the peephole connections of Gers & Schmidhuber (2000), torch.nn.LSTM's interface::
+
+        i_t = sigmoid(x_t W_ii^T + b_ii + h_{t-1} W_hi^T + b_hi + w_ci * c_{t-1})
+        f_t = sigmoid(x_t W_if^T + b_if + h_{t-1} W_hf^T + b_hf + w_cf * c_{t-1})
+        g_t = tanh   (x_t W_ig^T + b_ig + h_{t-1} W_hg^T + b_hg)
+        c_t = f_t * c_{t-1} + i_t * g_t
+        o_t = sigmoid(x_t W_io^T + b_io + h_{t-1} W_ho^T + b_ho + w_co * c_t)
+        h_t = o_t * tanh(c_t)
+
+    The peepholes ``w_ci, w_cf, w_co`` are vectors (diagonal weight matrices, ``*`` is
+    elementwise); the input and forget gates see the previous cell state, the output
+    gate the new one. They are the parameters ``weight_ci_l{k}``, ``weight_cf_l{k}``,
+    ``weight_co_l{k}`` (``_reverse`` for the backward direction); with them at zero, or
+    with ``peephole=False`` (no such parameters), this is exactly torch.nn.LSTM.
+    A torch.nn.LSTM state_dict loads with ``load_state_dict(sd, strict=False)``, the
+    peephole vectors being the only missing keys.
+
+    ``forward(input, hx=None) -> (output, (h_n, c_n))`` as torch.nn.LSTM. ``proj_size``
+    (LSTMP) is not implemented.
+    """
+
+    mode, gates = "LSTM", 4
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device=None,
+        dtype=None,
+        *,
+        peephole: bool = True,
+        fused: bool = True,
+    ) -> None:
+        if proj_size:
+            raise NotImplementedError("PeepholeLSTM does not implement proj_size (LSTMP)")
+        self.proj_size = 0
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device, dtype,
+            fused=fused, peephole=peephole,
+        )
+
+    def forward(self, input: Tensor | PackedSequence, hx: tuple[Tensor, Tensor] | None = None):
+        output, h_n, c_n = self._forward(input, hx)
+        return output, (h_n, c_n)
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s if self.peephole else s + ", peephole=False"
