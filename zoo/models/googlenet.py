@@ -1,0 +1,247 @@
+"""GoogLeNet (Inception v1) of Szegedy et al. (2015), "Going deeper with
+convolutions", CVPR (arXiv:1409.4842).
+
+Laid out as torchvision's, so its checkpoints load: every convolution is followed
+by a batch normalization (eps 1e-3) and has no bias, which the 2014 network
+predates; and the "5x5" branch of each Inception module is a 3x3 convolution, a
+slip inherited from the TensorFlow-slim port that torchvision's weights come from
+(pytorch/vision#906). Both keep the published parameter count, 6,624,904 without
+the auxiliary heads.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..registry import register_model
+
+__all__ = ["GoogLeNet", "GoogLeNetOutputs", "Inception", "InceptionAux", "BasicConv2d", "googlenet"]
+
+Stem = Literal["imagenet", "small"]
+
+
+class GoogLeNetOutputs(NamedTuple):
+    """What a training-mode GoogLeNet with auxiliary heads returns.
+
+    A tuple whose first element is the main logits: the engine adds the other
+    elements' losses with weight ``train.aux_weight`` (0.3 in the paper).
+    """
+
+    logits: Tensor
+    aux_logits2: Tensor
+    aux_logits1: Tensor
+
+
+class BasicConv2d(nn.Module):
+    """Convolution, batch norm, ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, **kwargs: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, bias=False, **kwargs)
+        # eps=1e-3 as in the TensorFlow original, whose statistics the checkpoint holds.
+        self.bn = nn.BatchNorm2d(out_channels, eps=0.001)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(self.bn(self.conv(x)), inplace=True)
+
+
+class Inception(nn.Module):
+    """Four parallel branches concatenated on channels (paper, Figure 2b).
+
+    1x1 | 1x1 reduce -> 3x3 | 1x1 reduce -> "5x5" (3x3, see the module docstring) |
+    3x3 max-pool -> 1x1 projection. The 1x1 reductions are what keep the network
+    cheap: they shrink the channels before the expensive spatial convolutions.
+    """
+
+    def __init__(
+        self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int, pool_proj: int
+    ) -> None:
+        super().__init__()
+        self.branch1 = BasicConv2d(in_channels, ch1x1, kernel_size=1)
+        self.branch2 = nn.Sequential(
+            BasicConv2d(in_channels, ch3x3red, kernel_size=1),
+            BasicConv2d(ch3x3red, ch3x3, kernel_size=3, padding=1),
+        )
+        self.branch3 = nn.Sequential(
+            BasicConv2d(in_channels, ch5x5red, kernel_size=1),
+            BasicConv2d(ch5x5red, ch5x5, kernel_size=3, padding=1),
+        )
+        self.branch4 = nn.Sequential(
+            nn.MaxPool2d(kernel_size=3, stride=1, padding=1, ceil_mode=True),
+            BasicConv2d(in_channels, pool_proj, kernel_size=1),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
+
+
+class InceptionAux(nn.Module):
+    """Auxiliary classifier on an intermediate map: pool to 4x4, 1x1 conv, two FC layers.
+
+    The paper adds two of them (after 4a and 4d) to push gradient into the middle of
+    the network during training; they are ignored at inference.
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, dropout: float = 0.7) -> None:
+        super().__init__()
+        self.conv = BasicConv2d(in_channels, 128, kernel_size=1)
+        self.fc1 = nn.Linear(128 * 4 * 4, 1024)
+        self.fc2 = nn.Linear(1024, num_classes)
+        self.dropout = nn.Dropout(p=dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        # The paper's 5x5/3 average pool maps 14x14 to 4x4; adaptive pooling gets 4x4
+        # from any map size, including the 7x7 and 8x8 ones of the small stem.
+        x = F.adaptive_avg_pool2d(x, (4, 4))
+        x = self.conv(x)
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x), inplace=True)
+        x = self.dropout(x)
+        return self.fc2(x)
+
+
+class GoogLeNet(nn.Module):
+    """Stem, nine Inception modules in three pooled groups, global pool, dropout, fc.
+
+    ``stem="imagenet"`` (default) is torchvision's network: a 7x7 stride-2
+    convolution and two 3x3 stride-2 max-pools take 224x224 to 28x28 before
+    inception 3a; groups 3, 4 and 5 then run at 28, 14 and 7 px.
+
+    ``stem="small"`` is for 28-64 px images (MNIST, CIFAR): the first convolution
+    becomes 3x3 stride 1 and the first max-pool is dropped, so only the second pool
+    reduces before the Inception modules. A 32x32 image reaches groups 3, 4 and 5 at
+    16, 8 and 4 px (28x28: 14, 7, 4), the same 1:2:4 ladder as at 224 px. Only
+    ``conv1.conv.weight`` changes shape.
+
+    ``transform_input`` re-normalizes inputs given with ImageNet mean/std to the
+    (x - 0.5) / 0.5 scaling the original TensorFlow weights expect; torchvision turns
+    it on only when it loads those weights, and so should a user who does.
+
+    In training mode with ``aux_logits`` the forward returns
+    :class:`GoogLeNetOutputs` ``(logits, aux_logits2, aux_logits1)``; otherwise the
+    logits tensor alone.
+    """
+
+    def __init__(
+        self,
+        *,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        stem: Stem = "imagenet",
+        aux_logits: bool = True,
+        transform_input: bool = False,
+        dropout: float = 0.2,
+        dropout_aux: float = 0.7,
+    ) -> None:
+        super().__init__()
+        if stem not in ("imagenet", "small"):
+            raise ValueError(f"stem must be 'imagenet' or 'small', got {stem!r}")
+        if transform_input and in_chans != 3:
+            raise ValueError("transform_input re-normalizes RGB ImageNet inputs; it needs in_chans=3")
+        self.aux_logits = aux_logits
+        self.transform_input = transform_input
+
+        if stem == "imagenet":
+            self.conv1 = BasicConv2d(in_chans, 64, kernel_size=7, stride=2, padding=3)
+            # ceil_mode reproduces Caffe's rounding, under which 112 -> 56 -> 28 -> 14 -> 7.
+            self.maxpool1: nn.Module = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        else:
+            self.conv1 = BasicConv2d(in_chans, 64, kernel_size=3, stride=1, padding=1)
+            self.maxpool1 = nn.Identity()
+        self.conv2 = BasicConv2d(64, 64, kernel_size=1)
+        self.conv3 = BasicConv2d(64, 192, kernel_size=3, padding=1)
+        self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+
+        # Channel counts from the paper's Table 1:
+        # in, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
+        self.inception3a = Inception(192, 64, 96, 128, 16, 32, 32)
+        self.inception3b = Inception(256, 128, 128, 192, 32, 96, 64)
+        self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+
+        self.inception4a = Inception(480, 192, 96, 208, 16, 48, 64)
+        self.inception4b = Inception(512, 160, 112, 224, 24, 64, 64)
+        self.inception4c = Inception(512, 128, 128, 256, 24, 64, 64)
+        self.inception4d = Inception(512, 112, 144, 288, 32, 64, 64)
+        self.inception4e = Inception(528, 256, 160, 320, 32, 128, 128)
+        self.maxpool4 = nn.MaxPool2d(2, stride=2, ceil_mode=True)
+
+        self.inception5a = Inception(832, 256, 160, 320, 32, 128, 128)
+        self.inception5b = Inception(832, 384, 192, 384, 48, 128, 128)
+
+        self.aux1: Optional[InceptionAux] = InceptionAux(512, num_classes, dropout_aux) if aux_logits else None
+        self.aux2: Optional[InceptionAux] = InceptionAux(528, num_classes, dropout_aux) if aux_logits else None
+
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.dropout = nn.Dropout(p=dropout)
+        self.fc = nn.Linear(1024, num_classes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # torchvision's scheme: truncated N(0, 0.01) for every conv and linear weight
+        # (batch norm after each conv makes the scale of these forgiving).
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.trunc_normal_(m.weight, mean=0.0, std=0.01, a=-2, b=2)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def _transform_input(self, x: Tensor) -> Tensor:
+        # ImageNet-normalized channel c is (v - mean_c) / std_c; the original weights want (v - 0.5) / 0.5.
+        x0 = x[:, 0:1] * (0.229 / 0.5) + (0.485 - 0.5) / 0.5
+        x1 = x[:, 1:2] * (0.224 / 0.5) + (0.456 - 0.5) / 0.5
+        x2 = x[:, 2:3] * (0.225 / 0.5) + (0.406 - 0.5) / 0.5
+        return torch.cat((x0, x1, x2), 1)
+
+    def forward(self, x: Tensor) -> Union[Tensor, GoogLeNetOutputs]:
+        if self.transform_input:
+            x = self._transform_input(x)
+        x = self.maxpool1(self.conv1(x))
+        x = self.maxpool2(self.conv3(self.conv2(x)))
+
+        x = self.inception3b(self.inception3a(x))
+        x = self.maxpool3(x)
+
+        x = self.inception4a(x)
+        # Auxiliary heads only cost time in training, where their losses are used.
+        heads = self.training and self.aux_logits and self.aux1 is not None and self.aux2 is not None
+        aux1 = self.aux1(x) if heads else None
+        x = self.inception4d(self.inception4c(self.inception4b(x)))
+        aux2 = self.aux2(x) if heads else None
+        x = self.inception4e(x)
+        x = self.maxpool4(x)
+
+        x = self.inception5b(self.inception5a(x))
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        x = self.fc(self.dropout(x))
+        if heads:
+            return GoogLeNetOutputs(x, aux2, aux1)
+        return x
+
+
+@register_model(
+    family="googlenet",
+    paper="Szegedy et al. 2015, Going deeper with convolutions",
+    input_size=(3, 224, 224),
+)
+def googlenet(
+    *,
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    stem: Stem = "imagenet",
+    aux_logits: bool = True,
+    transform_input: bool = False,
+    dropout: float = 0.2,
+    dropout_aux: float = 0.7,
+) -> GoogLeNet:
+    """GoogLeNet / Inception v1: 13,004,888 parameters with the two auxiliary heads
+    (the default, as torchvision's), 6,624,904 with ``aux_logits=False``."""
+    return GoogLeNet(
+        num_classes=num_classes, in_chans=in_chans, stem=stem, aux_logits=aux_logits,
+        transform_input=transform_input, dropout=dropout, dropout_aux=dropout_aux,
+    )
