@@ -8,6 +8,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# One intra-op thread: the suite is many small ops, where a second OpenMP thread
+# costs more than it gives (and a shared 2-core machine makes it spin); subprocesses too.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def _isolate(tmp_path, monkeypatch):
     """No test reads or writes the user's caches or data."""

@@ -38,5 +38,7 @@ def __getattr__(name: str):
     if name == "summary":
         from .summary import summary
 
+        # Importing the submodule bound zoo.summary to the module; rebind the function.
+        globals()["summary"] = summary
         return summary
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")
