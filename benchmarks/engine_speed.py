@@ -82,8 +82,10 @@ def main() -> None:
     parser.add_argument("--root", default="../shared/data")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", choices=sorted(CASES))
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
     for name, (model, kwargs, dataset, optim, batches) in CASES.items():
         if args.only and name != args.only:
