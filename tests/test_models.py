@@ -97,3 +97,14 @@ def test_model_info(name):
     assert info["params"] > 0
     assert info["family"] and info["paper"] and info["task"] in ("classification", "frames", "lm", "regression")
     assert len(info["input_size"]) >= 1
+
+
+def test_summary_feeds_token_ids_and_counts_recurrent_flops():
+    table = zoo.summary(zoo.create_model("textcnn", vocab_size=50, embed_dim=8, maps=4), (12,))
+    assert table.flops > 0
+    rnn = zoo.create_model("rnn", hidden_size=16, num_classes=10)
+    # Per step, the input and recurrent products: 2 FLOPs per multiply-add.
+    recurrent = 2 * 28 * (28 * 16 + 16 * 16)
+    flops = zoo.summary(rnn, (28, 28)).flops
+    assert recurrent <= flops <= recurrent + 2 * 16 * 10 + 28 * 16 * 4
+    assert rnn.rnn.fused, "summary puts the fast path back"

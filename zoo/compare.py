@@ -309,25 +309,13 @@ def _one_sample(batch: tuple, n: int) -> list[Any]:
 
 def count_flops(model: Any, inputs: Sequence[Any], *, device: Any = "cpu") -> int | None:
     """FLOPs of one forward pass of ``inputs`` (one sample) through ``model``, by
-    :func:`zoo.summary.summary`; ``None`` when the pass cannot be traced.
-
-    The zoo's recurrent layers are counted on their reference path (``fused=False``,
-    the same equations as plain autograd ops): the fused path's in-place ``addmm_``
-    kernels escape torch's FLOP counter.
-    """
+    :func:`zoo.summary.summary`; ``None`` when the pass cannot be traced."""
     from .summary import summary
 
-    fused = [m for m in model.modules() if isinstance(getattr(m, "fused", None), bool)]
-    saved = [m.fused for m in fused]
     try:
-        for m in fused:
-            m.fused = False
         return int(summary(model, input_data=list(inputs), device=device).flops)
     except Exception:  # FLOPs are a nicety: an untraceable op leaves the cell empty
         return None
-    finally:
-        for m, value in zip(fused, saved):
-            m.fused = value
 
 
 def _measure_model(model: Any, loader: Any, device: Any) -> dict[str, Any]:

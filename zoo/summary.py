@@ -243,7 +243,12 @@ def summary(
         sizes = [tuple(t.shape[1:]) for t in inputs]
     elif input_size is not None:
         sizes = _normalize_sizes(input_size)
-        inputs = [torch.randn(batch_size, *s, device=device, dtype=dtype) for s in sizes]
+        embedding = next((m for m in model.modules() if isinstance(m, nn.Embedding)), None)
+        if embedding is not None and len(sizes) == 1:
+            # A model that starts with an embedding reads token ids, not floats.
+            inputs = [torch.randint(1, embedding.num_embeddings, (batch_size, *sizes[0]), device=device)]
+        else:
+            inputs = [torch.randn(batch_size, *s, device=device, dtype=dtype) for s in sizes]
     else:
         raise ConfigError("summary needs input_size or input_data")
 
@@ -273,7 +278,13 @@ def summary(
     was_training = model.training
     model.eval()
     counter = FlopCounterMode(display=False, depth=None)
+    # The recurrent layers' fused path runs in-place addmm_ kernels that the FLOP
+    # counter does not see; count on their reference path (same equations).
+    fused = [m for m in model.modules() if isinstance(getattr(m, "fused", None), bool)]
+    saved = [m.fused for m in fused]
     try:
+        for m in fused:
+            m.fused = False
         with torch.no_grad(), counter:
             output = model(*inputs)
     except (RuntimeError, ValueError, TypeError, IndexError) as exc:
@@ -283,6 +294,8 @@ def summary(
     finally:
         for h in handles:
             h.remove()
+        for m, value in zip(fused, saved):
+            m.fused = value
         model.train(was_training)
 
     flop_counts = counter.get_flop_counts()
