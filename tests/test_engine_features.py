@@ -189,3 +189,25 @@ def test_two_gloo_processes_equal_one_process(tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["world_size"] == 2
     assert summary["test"]["acc1"] == pytest.approx(single.rows[-1]["test_acc1"], abs=1e-9)
+
+
+def test_channels_last_trains_to_the_same_weights(tmp_path):
+    common = {"train": {"epochs": 1, "max_steps": 5}}
+    plain = Trainer(config_from_dict(tiny_config(tmp_path / "a", **common)))
+    plain.fit()
+    cl = tiny_config(tmp_path / "b", **common)
+    cl["train"]["channels_last"] = True
+    nhwc = Trainer(config_from_dict(cl))
+    assert nhwc.model.features[0].weight.is_contiguous(memory_format=torch.channels_last)
+    nhwc.fit()
+    for (name, a), b in zip(plain.model.state_dict().items(), nhwc.model.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+
+
+@pytest.mark.slow
+def test_compiled_model_trains(tmp_path):
+    summary = train(tiny_config(tmp_path, train={"epochs": 2, "compile": True}))
+    assert summary["test"]["acc1"] > 0.6
+    (run_dir,) = (tmp_path / "runs" / "tiny").iterdir()
+    # The checkpoint holds the plain module's keys, not the compiled wrapper's.
+    assert not any(k.startswith("_orig_mod") for k in load_state(run_dir / "last.ckpt")["model"])
