@@ -33,20 +33,6 @@ PARITY = ["alexnet", *VGGS, "resnet18", "resnet34", "resnet50", "resnet101", "re
 CIFAR_RESNETS = ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Run this file's many small forward/backward passes on one intra-op thread.
-
-    On a 2-core machine shared with other jobs, a 2-thread OpenMP team spins at
-    every barrier while its partner is descheduled: this file took 320 s that way
-    under load 7, and 57 s with one thread under the same load.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_every_family_is_registered():
     assert set(PARITY + CIFAR_RESNETS) <= set(CNNS)
     for name in PARITY:

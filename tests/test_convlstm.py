@@ -10,14 +10,6 @@ from zoo.layers import ConvLSTM, ConvLSTMCell, PeepholeLSTM
 TOL = 1e-5
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_shapes_and_states():
     torch.manual_seed(0)
     model = ConvLSTM(3, [8, 5], kernel_size=[3, 5], batch_first=True)

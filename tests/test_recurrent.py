@@ -21,16 +21,6 @@ I, H, T, B = 5, 7, 6, 4
 LENGTHS = torch.tensor([6, 3, 5, 1])  # unsorted on purpose: enforce_sorted=False
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # These tensors are tiny: intra-op threads only add synchronisation, which costs
-    # milliseconds per kernel when the shared machine is busy.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def max_diff(a, b) -> float:
     return max((x - y).abs().max().item() for x, y in zip(a, b, strict=True))
 

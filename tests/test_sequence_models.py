@@ -15,14 +15,6 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 RECURRENT = ["rnn", "gru", "lstm"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_registered_with_info():
     names = zoo.list_models()
     for name in [*RECURRENT, "convlstm", "textcnn"]:
