@@ -14,6 +14,13 @@ zoo is faster. ``--clock thread`` (with ``--threads 1``) times the CPU time of t
 one working thread instead of the wall clock, which leaves out the time the thread
 spends descheduled when other processes share the cores.
 
+Each configuration runs in a fresh Python process. A step allocates tens of MB, and
+whether glibc's malloc hands them out from memory it kept or from fresh pages (each
+first touch a page fault, zero-filled by the kernel) depends on what the process
+allocated and freed before; in one long process the configurations measured later
+would inherit the earlier ones' heap. The columns "faults" give the median minor page
+faults per step of each side, so that this part of the cost is visible.
+
 Rows:
   rnn    zoo.layers.RNN (tanh)                        vs torch.nn.RNN
   gru    zoo.layers.GRU (reset_after=True)            vs torch.nn.GRU
@@ -24,8 +31,12 @@ Rows:
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -82,16 +93,28 @@ def measure(kind: str, layers: int, bidirectional: bool, args: argparse.Namespac
         for fn in steps.values():
             fn()
     times: dict[str, list[float]] = {name: [] for name in steps}
+    faults: dict[str, list[int]] = {name: [] for name in steps}
     for _ in range(args.repeats):
         for name, fn in steps.items():
             _sync(device)
+            f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             t0 = clock()
             fn()
             _sync(device)
             times[name].append(clock() - t0)
-    base_ms = 1e3 * statistics.median(times["base"])
-    zoo_ms = 1e3 * statistics.median(times["zoo"])
-    return base_ms, zoo_ms
+            faults[name].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
+    return {
+        "base_ms": 1e3 * statistics.median(times["base"]),
+        "zoo_ms": 1e3 * statistics.median(times["zoo"]),
+        "base_faults": statistics.median(faults["base"]),
+        "zoo_faults": statistics.median(faults["zoo"]),
+    }
+
+
+def _in_fresh_process(kind: str, layers: int, direction: str, argv: list[str]) -> dict:
+    cmd = [sys.executable, os.path.abspath(__file__), *argv, "--one", kind, str(layers), direction]
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -110,27 +133,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
     parser.add_argument("--clock", choices=["wall", "thread"], default="wall",
                         help="wall clock, or the CPU time of the calling thread (needs --threads 1)")
+    parser.add_argument("--one", nargs=3, metavar=("KIND", "LAYERS", "DIRECTION"), help=argparse.SUPPRESS)
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if args.clock == "thread" and (args.threads != 1 or args.device != "cpu"):
         parser.error("--clock thread measures one CPU thread: use it with --threads 1 on the CPU")
     device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.one:  # a child process: one configuration, result as JSON
+        kind, layers, direction = args.one
+        print(json.dumps(measure(kind, int(layers), direction == "bi", args, device)))
+        return
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"torch {torch.__version__}, {where}; T={args.steps} B={args.batch} input={args.input} "
           f"hidden={args.hidden}; median {args.clock} time of {args.repeats} interleaved forward+backward steps; "
           f"load average {os.getloadavg()[0]:.1f}")
     print()
-    print("| layer | layers | directions | baseline ms | zoo ms | zoo / baseline |")
-    print("|---|---|---|---|---|---|")
+    print("| layer | layers | directions | baseline ms | zoo ms | zoo / baseline | faults baseline | faults zoo |")
+    print("|---|---|---|---|---|---|---|---|")
     for kind in args.only:
         for layers in args.layers:
             for direction in args.directions:
-                base_ms, zoo_ms = measure(kind, layers, direction == "bi", args, device)
+                r = _in_fresh_process(kind, layers, direction, argv)
                 label = {"rnn": "RNN (tanh)", "gru": "GRU", "lstm": "LSTM (peephole=False)",
                          "peep": "LSTM peephole on vs off"}[kind]
-                print(f"| {label} | {layers} | {direction} | {base_ms:.1f} | {zoo_ms:.1f} | {zoo_ms / base_ms:.2f}x |",
-                      flush=True)
+                print(f"| {label} | {layers} | {direction} | {r['base_ms']:.1f} | {r['zoo_ms']:.1f} | "
+                      f"{r['zoo_ms'] / r['base_ms']:.2f}x | {r['base_faults']:.0f} | {r['zoo_faults']:.0f} |", flush=True)
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 

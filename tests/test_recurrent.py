@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from zoo.layers import GRU, RNN, GRUCell, PeepholeLSTM, PeepholeLSTMCell, RNNCell
+from zoo.layers import GRU, RNN, GRUCell, PeepholeLSTM, PeepholeLSTMCell, RNNCell, recurrent
 
 TOL = 1e-5
 I, H, T, B = 5, 7, 6, 4
@@ -354,6 +354,60 @@ def test_fused_backward_gradcheck_float64(kind):
     c0 = torch.randn(4, 3, h_, dtype=torch.float64, requires_grad=is_lstm)
     params = [p.detach().clone().requires_grad_() for p in mod.parameters()]
     assert torch.autograd.gradcheck(f, (x, h0, c0, *params), fast_mode=True)
+
+
+def _fused_module(kind: str, **kw):
+    return {
+        "rnn_tanh": lambda: RNN(I, H, **kw),
+        "rnn_relu": lambda: RNN(I, H, nonlinearity="relu", **kw),
+        "gru": lambda: GRU(I, H, **kw),
+        "gru_before": lambda: GRU(I, H, reset_after=False, **kw),
+        "lstm": lambda: PeepholeLSTM(I, H, peephole=False, **kw),
+        "peephole": lambda: PeepholeLSTM(I, H, **kw),
+    }[kind]()
+
+
+@pytest.mark.parametrize("kind", ["rnn_tanh", "rnn_relu", "gru", "gru_before", "lstm", "peephole"])
+def test_backward_through_a_retained_graph_repeats_itself(kind):
+    """The fused backward overwrites what the forward pass saved only when the graph is
+    freed afterwards; with retain_graph=True a second backward must see it intact."""
+    torch.manual_seed(0)
+    mod = _fused_module(kind, num_layers=2, bidirectional=True)
+    x = torch.randn(T, B, I, requires_grad=True)
+    out, _ = mod(x)
+    w = torch.randn(out.shape)
+    params = [x, *mod.parameters()]
+    first = torch.autograd.grad((out * w).sum(), params, retain_graph=True)
+    second = torch.autograd.grad((out * w).sum(), params, retain_graph=True)
+    third = torch.autograd.grad((out * w).sum(), params)  # frees the graph: may overwrite
+    assert max_diff(first, second) == 0
+    assert max_diff(first, third) == 0
+
+
+@pytest.mark.parametrize("kind", ["rnn_tanh", "rnn_relu", "gru", "gru_before", "lstm", "peephole"])
+def test_onednn_and_torch_mm_products_agree(kind, monkeypatch):
+    """float32 CPU products go through oneDNN where torch has it, else through torch.mm.
+    Same results up to rounding."""
+    if not recurrent._ONEDNN:
+        pytest.skip("this torch build has no oneDNN linear op")
+    assert recurrent._use_onednn(torch.zeros(1))
+    torch.manual_seed(0)
+    mod = _fused_module(kind, num_layers=2, bidirectional=True)
+    x = pack_padded_sequence(torch.randn(T, B, I), LENGTHS, enforce_sorted=False)
+
+    def outputs_and_grads():
+        data = x.data.clone().requires_grad_()
+        out, state = mod(x._replace(data=data))
+        states = list(state) if isinstance(state, tuple) else [state]
+        loss = sum((t * torch.linspace(-1, 1, t.numel()).view(t.shape)).sum() for t in [out.data, *states])
+        grads = torch.autograd.grad(loss, [data, *mod.parameters()])
+        return [out.data, *states], grads
+
+    default = outputs_and_grads()
+    monkeypatch.setattr(recurrent, "_ONEDNN", False)
+    plain = outputs_and_grads()
+    assert max_diff(default[0], plain[0]) <= TOL
+    assert max_diff(default[1], plain[1]) <= TOL
 
 
 def test_fused_refuses_double_backward_reference_allows_it():

@@ -192,17 +192,80 @@ def _prevs_cat(steps: _Steps, outs: Sequence[Tensor], init: Tensor) -> Tensor:
     return torch.cat(steps.storage_order(prevs))
 
 
-def _grad_w_hh(steps: _Steps, d_pre: Tensor, out: Tensor, init: Tensor) -> Tensor:
-    """``sum_t d_pre_t^T h_{t-1}``: one matrix product over all steps. For a padded batch
-    the previous states are ``out`` shifted by one step, so no copy is needed."""
+# =====================================================================================
+# Matrix products
+# =====================================================================================
+# On CPUs with oneDNN, torch.nn.LSTM runs oneDNN's fused LSTM primitive, while torch.mm
+# goes to MKL. oneDNN's own matrix kernels are the faster of the two here (10-15% on
+# the AMD EPYC of benchmarks/README.md), and a weight reordered once per call into
+# oneDNN's blocked layout saves the repacking every one of the loop's products would
+# otherwise do. So float32 CPU products go through oneDNN's linear op, everything else
+# (other dtypes and devices, builds without oneDNN, torch.backends.mkldnn disabled)
+# through torch.mm. The two differ only in rounding.
+def _probe_onednn() -> bool:
+    try:
+        w = torch.ops.mkldnn._reorder_linear_weight(torch.ones(2, 2), 1)
+        y = torch.ops.mkldnn._linear_pointwise.binary(torch.ones(1, 2), torch.ones(1, 2), w, None, "add")
+        return bool(y.eq(3).all())
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return False
+
+
+_ONEDNN = _probe_onednn()
+
+
+def _use_onednn(x: Tensor) -> bool:
+    return _ONEDNN and x.device.type == "cpu" and x.dtype == torch.float32 and torch._C._get_mkldnn_enabled()
+
+
+def _pack(w: Tensor, batch: int, dnn: bool) -> Tensor:
+    """``w`` (out, in) ready for the loop's repeated products ``x w^T``."""
+    return torch.ops.mkldnn._reorder_linear_weight(w, batch) if dnn else w
+
+
+def _linear(x: Tensor, w: Tensor, b: Tensor | None, dnn: bool) -> Tensor:
+    """``x w^T + b`` (a new tensor)."""
+    if dnn:
+        return torch.ops.mkldnn._linear_pointwise(x, w, b, "none", [], "")
+    return torch.mm(x, w.t()) if b is None else torch.addmm(b, x, w.t())
+
+
+def _linear_add(x: Tensor, w: Tensor, other: Tensor, dnn: bool) -> Tensor:
+    """``other + x w^T`` (a new tensor)."""
+    if dnn:
+        return torch.ops.mkldnn._linear_pointwise.binary(x, other, w, None, "add")
+    return torch.addmm(other, x, w.t())
+
+
+def _weight_grad(d: Tensor, a: Tensor, dnn: bool) -> Tensor:
+    """``d^T a``: the gradient of ``W`` in ``a W^T``, summed over rows."""
+    if dnn:  # computed transposed: faster in oneDNN with the long dimension inside
+        return torch.ops.mkldnn._linear_pointwise(a.t(), d.t(), None, "none", [], "").t()
+    return d.t() @ a
+
+
+def _with_prevs(steps: _Steps, rows: Tensor, out: Tensor, init: Tensor) -> list[tuple[Tensor, Tensor]]:
+    """``(rows, incoming states)`` pairs covering the ``(N, ...)`` buffer ``rows``, whose
+    incoming states are those of ``out``'s steps, the largest part first. For a padded
+    batch they are ``out`` shifted by one step and ``init``: views, no copy."""
     if not steps.uniform:
-        return d_pre.t() @ _prevs_cat(steps, steps.split(out), init)
+        return [(rows, _prevs_cat(steps, steps.split(out), init))]
     b = steps.batch
-    if steps.reverse:  # step t's incoming state is step t+1's output; the last step's is init
-        d_w = d_pre[-b:].t() @ init
-        return d_w.addmm_(d_pre[:-b].t(), out[b:]) if steps.length > 1 else d_w
-    d_w = d_pre[:b].t() @ init  # step 0 starts from init, step t from step t-1's output
-    return d_w.addmm_(d_pre[b:].t(), out[:-b]) if steps.length > 1 else d_w
+    if steps.length == 1:
+        return [(rows, init)]
+    # Step t's incoming state is step t-1's output (t+1's in reverse); the first step's is init.
+    if steps.reverse:
+        return [(rows[:-b], out[b:]), (rows[-b:], init)]
+    return [(rows[b:], out[:-b]), (rows[:b], init)]
+
+
+def _grad_w_hh(steps: _Steps, d_pre: Tensor, out: Tensor, init: Tensor, dnn: bool) -> Tensor:
+    """``sum_t d_pre_t^T h_{t-1}``: one matrix product over all steps (two for a padded batch)."""
+    (d, prev), *rest = _with_prevs(steps, d_pre, out, init)
+    d_w = _weight_grad(d, prev, dnn)
+    for d, prev in rest:
+        d_w.addmm_(d.t(), prev)
+    return d_w
 
 
 def _into_init(steps: _Steps, d_prev: Tensor, d_init: Tensor) -> Tensor:
@@ -226,6 +289,13 @@ def _refuse_double_backward() -> None:
         )
 
 
+def _graph_freed() -> bool:
+    """Whether the running backward pass frees the graph (``retain_graph=False``), so
+    buffers saved for it may be overwritten."""
+    keep_graph = getattr(torch._C._autograd, "_get_current_graph_task_keep_graph", None)
+    return keep_graph is not None and not keep_graph()
+
+
 def _double_rows(t: Tensor, lo: int, hi: int) -> Tensor:
     """A copy of ``t`` with rows ``lo:hi`` doubled (exact): the pre-activation of a tanh
     evaluated as ``2 sigmoid(2p) - 1``."""
@@ -234,13 +304,20 @@ def _double_rows(t: Tensor, lo: int, hi: int) -> Tensor:
     return t2
 
 
-def _input_grads(ctx, d_pre: Tensor, x: Tensor, w_ih: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+def _input_grads(
+    ctx, d_pre: Tensor, x: Tensor, w_ih: Tensor, dnn: bool
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
     """Gradients of the input projection ``x W_ih^T + b``: one matrix product each."""
     need_x, need_w, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[3]
-    d_x = d_pre @ w_ih if need_x else None
-    d_w = d_pre.t() @ x if need_w else None
-    d_b = d_pre.sum(0) if need_b or ctx.needs_input_grad[4] else None
+    d_x = _linear(d_pre, w_ih.t(), None, dnn) if need_x else None
+    d_w = _weight_grad(d_pre, x, dnn) if need_w else None
+    d_b = _column_sums(d_pre) if need_b or ctx.needs_input_grad[4] else None
     return d_x, d_w, d_b
+
+
+def _column_sums(t: Tensor) -> Tensor:
+    # A matrix-vector product: on CPU about twice as fast as t.sum(0) for these shapes.
+    return torch.mv(t.t(), t.new_ones(t.shape[0]))
 
 
 class _RNNLayer(torch.autograd.Function):
@@ -248,22 +325,25 @@ class _RNNLayer(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, steps: _Steps, relu: bool):  # type: ignore[override]
+        dnn = _use_onednn(x)
         if relu:
             w_x, w_h = w_ih, w_hh
             b = None if b_ih is None else b_ih + b_hh
         else:  # tanh(p) = 2 sigmoid(2p) - 1; doubling the weights is exact
             w_x, w_h = w_ih * 2, w_hh * 2
             b = None if b_ih is None else (b_ih + b_hh) * 2
-        out = torch.mm(x, w_x.t()) if b is None else torch.addmm(b, x, w_x.t())
-        w_t = w_h.t()
+        out = _linear(x, w_x, b, dnn)
+        w_rec = _pack(w_h, steps.batch, dnn)
         o = steps.split(out)
+        minus_one = x.new_full((), -1.0)
         uniform = steps.uniform
         for k in range(len(o)):
             h_prev = o[k - 1] if k and uniform else _prev(steps, k, o, h0)
+            pre = _linear_add(h_prev, w_rec, o[k], dnn)
             if relu:
-                o[k].addmm_(h_prev, w_t).relu_()
+                torch.clamp_min(pre, 0, out=o[k])
             else:
-                o[k].addmm_(h_prev, w_t).sigmoid_().mul_(2).sub_(1)
+                torch.add(minus_one, torch.sigmoid(pre, out=o[k]), alpha=2, out=o[k])
         ctx.save_for_backward(x, w_ih, w_hh, h0, out)
         ctx.steps, ctx.relu = steps, relu
         return out, _last(steps, o)
@@ -273,23 +353,25 @@ class _RNNLayer(torch.autograd.Function):
         _refuse_double_backward()
         x, w_ih, w_hh, h0, out = ctx.saved_tensors
         steps: _Steps = ctx.steps
-        # Derivative of the activation, in terms of its output, for all steps at once.
-        deriv = (out > 0).to(out.dtype) if ctx.relu else torch.addcmul(out.new_ones(()), out, out, value=-1)
-        d_pre = torch.empty_like(out)
-        dv, dp, do = steps.split(deriv), steps.split(d_pre), steps.split(d_out)
+        dnn = _use_onednn(x)
+        # Derivative of the activation, in terms of its output, for all steps at once;
+        # each step's pre-activation gradient then overwrites it.
+        d_pre = (out > 0).to(out.dtype) if ctx.relu else torch.addcmul(out.new_ones(()), out, out, value=-1)
+        dp, do = steps.split(d_pre), steps.split(d_out)
+        w_rec = _pack(w_hh.t(), steps.batch, dnn)
         d_h0 = torch.zeros_like(h0)
         K = len(dp)
         dh = do[K - 1] + d_hn[: steps.sizes[K - 1]]
         for k in range(K - 1, -1, -1):
-            torch.mul(dh, dv[k], out=dp[k])
+            dp[k].mul_(dh)
             if k == 0:
-                d_h0 = _into_init(steps, dp[0] @ w_hh, d_h0)
+                d_h0 = _into_init(steps, _linear(dp[0], w_rec, None, dnn), d_h0)
             elif steps.sizes[k] == steps.sizes[k - 1]:
-                dh = torch.addmm(do[k - 1], dp[k], w_hh)
+                dh = _linear_add(dp[k], w_rec, do[k - 1], dnn)
             else:
-                dh = do[k - 1] + _route(steps.sizes[k], steps.sizes[k - 1], dp[k] @ w_hh, d_hn, d_h0)
-        d_x, d_wih, d_b = _input_grads(ctx, d_pre, x, w_ih)
-        d_whh = _grad_w_hh(steps, d_pre, out, h0) if ctx.needs_input_grad[2] else None
+                dh = do[k - 1] + _route(steps.sizes[k], steps.sizes[k - 1], _linear(dp[k], w_rec, None, dnn), d_hn, d_h0)
+        d_x, d_wih, d_b = _input_grads(ctx, d_pre, x, w_ih, dnn)
+        d_whh = _grad_w_hh(steps, d_pre, out, h0, dnn) if ctx.needs_input_grad[2] else None
         return d_x, d_wih, d_whh, d_b, d_b, d_h0, None, None
 
 
@@ -297,54 +379,52 @@ class _GRULayer(torch.autograd.Function):
     """GRU layer: ``(x, w_ih, w_hh, b_ih, b_hh, h0) -> (out, h_n)``.
 
     With ``keep`` (gradients wanted) the forward pass also stores, per row,
-    ``s = [(1-z)(1-n^2), (h_{t-1} - n) z(1-z), a_r]`` with ``a_r = 2 (h W_hn^T + b_hn) r(1-r)``
-    (reset after) or ``h_{t-1} r(1-r)`` (reset before).
+    ``s = [a_r, (h_{t-1} - n) z(1-z), (1-z)(1-n^2)]`` with ``a_r = 2 (h W_hn^T + b_hn) r(1-r)``
+    (reset after) or ``h_{t-1} r(1-r)`` (reset before), in the gate order r, z, n, so that
+    the backward pass can overwrite them with the gate gradients.
     """
 
     @staticmethod
-    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, steps: _Steps, reset_after: bool):  # type: ignore[override]
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, steps: _Steps, reset_after: bool, grad: bool):  # type: ignore[override]
         N = x.shape[0]
         H = w_hh.shape[1]
-        keep = any(ctx.needs_input_grad)
+        keep = grad and any(ctx.needs_input_grad)
         bias = b_ih is not None
+        dnn = _use_onednn(x)
         sp = steps.split
         w_x = _double_rows(w_ih, 2 * H, 3 * H)  # candidate rows doubled: tanh via sigmoid
         if reset_after:
             b_x = _double_rows(b_ih, 2 * H, 3 * H) if bias else None
             b_h = _double_rows(b_hh, 2 * H, 3 * H) if bias else None
-            w_h_t = _double_rows(w_hh, 2 * H, 3 * H).t()
-            gh = x.new_empty(steps.batch, 3 * H)  # one step's h W_hh^T + b_hh (candidate part doubled)
-            gh_full = (gh, gh[:, : 2 * H], gh[:, 2 * H :])
+            w_rec = _pack(_double_rows(w_hh, 2 * H, 3 * H), steps.batch, dnn)
         else:
             b_x = _double_rows(b_ih + b_hh, 2 * H, 3 * H) if bias else None
-            w_rz_t, w_n_t = w_hh[: 2 * H].t(), (w_hh[2 * H :] * 2).t()
+            w_rz, w_n = _pack(w_hh[: 2 * H], steps.batch, dnn), _pack(w_hh[2 * H :] * 2, steps.batch, dnn)
             rh = x.new_empty(N, H)  # r * h_{t-1}, the input of W_hn
             rh_k = sp(rh)
-        g = torch.mm(x, w_x.t()) if b_x is None else torch.addmm(b_x, x, w_x.t())
+        g = _linear(x, w_x, b_x, dnn)
         g_rz, g_r, g_z, g_n = sp(g[:, : 2 * H]), sp(g[:, :H]), sp(g[:, H : 2 * H]), sp(g[:, 2 * H :])
         out = x.new_empty(N, H)
         o = sp(out)
         if keep:
             s = x.new_empty(N, 3 * H)
-            s_p, s_az, s_ar = sp(s[:, :H]), sp(s[:, H : 2 * H]), sp(s[:, 2 * H :])
+            s_ar, s_az, s_p = sp(s[:, :H]), sp(s[:, H : 2 * H]), sp(s[:, 2 * H :])
             zz = x.new_empty(steps.batch, H)
             one = x.new_ones(())
+        minus_one = x.new_full((), -1.0)
         uniform = steps.uniform
         for k in range(len(o)):
             h_prev = o[k - 1] if k and uniform else _prev(steps, k, o, h0)
             r, z = g_r[k], g_z[k]
             if reset_after:
-                b = steps.sizes[k]
-                ghk, gh_rz, gh_n = gh_full if b == steps.batch else (gh[:b], gh[:b, : 2 * H], gh[:b, 2 * H :])
-                if b_h is None:
-                    torch.mm(h_prev, w_h_t, out=ghk)
-                else:
-                    torch.addmm(b_h, h_prev, w_h_t, out=ghk)
-                g_rz[k].add_(gh_rz).sigmoid_()
-                n = g_n[k].addcmul_(r, gh_n).sigmoid_().mul_(2).sub_(1)
+                gh = _linear(h_prev, w_rec, b_h, dnn)  # h W_hh^T + b_hh, candidate part doubled
+                gh_n = gh[:, 2 * H :]
+                g_rz[k].add_(gh[:, : 2 * H]).sigmoid_()
+                n = g_n[k].addcmul_(r, gh_n).sigmoid_()
             else:
-                g_rz[k].addmm_(h_prev, w_rz_t).sigmoid_()
-                n = g_n[k].addmm_(torch.mul(r, h_prev, out=rh_k[k]), w_n_t).sigmoid_().mul_(2).sub_(1)
+                g_rz[k].add_(_linear(h_prev, w_rz, None, dnn)).sigmoid_()
+                n = g_n[k].add_(_linear(torch.mul(r, h_prev, out=rh_k[k]), w_n, None, dnn)).sigmoid_()
+            torch.add(minus_one, n, alpha=2, out=n)
             if keep:
                 diff = torch.sub(h_prev, n, out=s_az[k])
                 torch.addcmul(n, z, diff, out=o[k])  # (1 - z) n + z h_{t-1}
@@ -369,10 +449,15 @@ class _GRULayer(torch.autograd.Function):
         steps: _Steps = ctx.steps
         g, s = ctx.g, ctx.s
         H = w_hh.shape[1]
+        dnn = _use_onednn(x)
         sp = steps.split
         r_k, z_k = sp(g[:, :H]), sp(g[:, H : 2 * H])
-        p_k, az_k, ar_k = sp(s[:, :H]), sp(s[:, H : 2 * H]), sp(s[:, 2 * H :])
-        d_gx = torch.empty_like(g)
+        ar_k, az_k, p_k = sp(s[:, :H]), sp(s[:, H : 2 * H]), sp(s[:, 2 * H :])
+        # Gate gradients overwrite what they are made from (s, and g's candidate part,
+        # which the backward pass does not read), unless the graph is kept.
+        freed = _graph_freed()
+        reuse = (lambda t: t) if freed else torch.empty_like
+        d_gx = reuse(s if not ctx.reset_after else g)  # gradient of the input projection
         dgx_n = sp(d_gx[:, 2 * H :])
         do = sp(d_out)
         d_h0 = torch.zeros_like(h0)
@@ -380,7 +465,8 @@ class _GRULayer(torch.autograd.Function):
         dh = do[K - 1] + d_hn[: steps.sizes[K - 1]]
         if ctx.reset_after:
             zero = g.new_zeros(())
-            d_gh = torch.empty_like(g)  # gradient of h W_hh^T + b_hh
+            w_rec = _pack(w_hh.t(), steps.batch, dnn)
+            d_gh = reuse(s)  # gradient of h W_hh^T + b_hh
             dgh_k, dgh_r, dgh_z, dgh_n = sp(d_gh), sp(d_gh[:, :H]), sp(d_gh[:, H : 2 * H]), sp(d_gh[:, 2 * H :])
             for k in range(K - 1, -1, -1):
                 dn = torch.mul(dh, p_k[k], out=dgx_n[k])
@@ -388,39 +474,41 @@ class _GRULayer(torch.autograd.Function):
                 torch.mul(dh, az_k[k], out=dgh_z[k])
                 torch.mul(dn, r_k[k], out=dgh_n[k])
                 if k and steps.sizes[k] == steps.sizes[k - 1]:
-                    dh = torch.addcmul(do[k - 1], dh, z_k[k]).addmm_(dgh_k[k], w_hh)
+                    dh = _linear_add(dgh_k[k], w_rec, torch.addcmul(do[k - 1], dh, z_k[k]), dnn)
                     continue
-                d_prev = torch.mm(dgh_k[k], w_hh).addcmul_(dh, z_k[k])
+                d_prev = _linear(dgh_k[k], w_rec, None, dnn).addcmul_(dh, z_k[k])
                 if k == 0:
                     d_h0 = _into_init(steps, d_prev, d_h0)
                 else:
                     dh = do[k - 1] + _route(steps.sizes[k], steps.sizes[k - 1], d_prev, d_hn, d_h0)
             d_gx[:, : 2 * H] = d_gh[:, : 2 * H]
-            d_whh = _grad_w_hh(steps, d_gh, out, h0) if ctx.needs_input_grad[2] else None
-            d_bhh = d_gh.sum(0) if ctx.bias else None
-            d_x, d_wih, d_bih = _input_grads(ctx, d_gx, x, w_ih)
+            d_whh = _grad_w_hh(steps, d_gh, out, h0, dnn) if ctx.needs_input_grad[2] else None
+            d_bhh = _column_sums(d_gh) if ctx.bias else None
+            d_x, d_wih, d_bih = _input_grads(ctx, d_gx, x, w_ih, dnn)
         else:
-            w_rz, w_n = w_hh[: 2 * H], w_hh[2 * H :]
+            w_rz, w_n = _pack(w_hh[: 2 * H].t(), steps.batch, dnn), _pack(w_hh[2 * H :].t(), steps.batch, dnn)
             dgx_rz, dgx_r, dgx_z = sp(d_gx[:, : 2 * H]), sp(d_gx[:, :H]), sp(d_gx[:, H : 2 * H])
             for k in range(K - 1, -1, -1):
                 dn = torch.mul(dh, p_k[k], out=dgx_n[k])
-                d_rh = torch.mm(dn, w_n)
+                d_rh = _linear(dn, w_n, None, dnn)
                 torch.mul(d_rh, ar_k[k], out=dgx_r[k])
                 torch.mul(dh, az_k[k], out=dgx_z[k])
                 if k and steps.sizes[k] == steps.sizes[k - 1]:
-                    dh = torch.addcmul(do[k - 1], dh, z_k[k]).addcmul_(d_rh, r_k[k]).addmm_(dgx_rz[k], w_rz)
+                    dh = _linear_add(dgx_rz[k], w_rz, torch.addcmul(do[k - 1], dh, z_k[k]).addcmul_(d_rh, r_k[k]), dnn)
                     continue
-                d_prev = torch.mm(dgx_rz[k], w_rz).addcmul_(dh, z_k[k]).addcmul_(d_rh, r_k[k])
+                d_prev = _linear(dgx_rz[k], w_rz, None, dnn).addcmul_(dh, z_k[k]).addcmul_(d_rh, r_k[k])
                 if k == 0:
                     d_h0 = _into_init(steps, d_prev, d_h0)
                 else:
                     dh = do[k - 1] + _route(steps.sizes[k], steps.sizes[k - 1], d_prev, d_hn, d_h0)
             d_whh = None
             if ctx.needs_input_grad[2]:
-                d_whh = torch.cat((_grad_w_hh(steps, d_gx[:, : 2 * H], out, h0), d_gx[:, 2 * H :].t() @ ctx.rh))
-            d_x, d_wih, d_bih = _input_grads(ctx, d_gx, x, w_ih)
+                d_whh = torch.cat(
+                    (_grad_w_hh(steps, d_gx[:, : 2 * H], out, h0, dnn), _weight_grad(d_gx[:, 2 * H :], ctx.rh, dnn))
+                )
+            d_x, d_wih, d_bih = _input_grads(ctx, d_gx, x, w_ih, dnn)
             d_bhh = d_bih
-        return d_x, d_wih, d_whh, d_bih, d_bhh, d_h0, None, None
+        return d_x, d_wih, d_whh, d_bih, d_bhh, d_h0, None, None, None
 
 
 class _LSTMLayer(torch.autograd.Function):
@@ -429,87 +517,86 @@ class _LSTMLayer(torch.autograd.Function):
 
     With ``keep`` (gradients wanted) the forward pass also stores, per row, what the
     backward pass multiplies by, computed while the step's gates are still in cache
-    (re-reading them from memory after the loop costs more than the arithmetic):
-    ``s = [g i(1-i), c_{t-1} f(1-f), i (1-g^2)]``, ``s2 = [tanh(c_t) o(1-o), o (1-tanh^2 c_t)]``
-    and the forget gates ``f`` (left in the gate buffer).
+    (re-reading them from memory after the loop costs more than the arithmetic). They
+    overwrite the step's gates ``[i, f, g, o]`` once those are used:
+    ``s = [g i(1-i), c_{t-1} f(1-f), i (1-g^2), tanh(c_t) o(1-o)]``; beside them go
+    ``r = [o (1-tanh^2 c_t), f]``.
     """
 
     @staticmethod
-    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, c0, w_ci, w_cf, w_co, steps: _Steps):  # type: ignore[override]
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, c0, w_ci, w_cf, w_co, steps: _Steps, grad: bool):  # type: ignore[override]
         N = x.shape[0]
         H = w_hh.shape[1]
         peep = w_ci is not None
-        keep = any(ctx.needs_input_grad)
+        keep = grad and any(ctx.needs_input_grad)
+        dnn = _use_onednn(x)
         sp = steps.split
-        # Cell-input rows doubled: tanh(p) = 2 sigmoid(2p) - 1, one sigmoid over all gates.
-        w_x = _double_rows(w_ih, 2 * H, 3 * H)
+        # Cell-input rows doubled: tanh(p) = 2 sigmoid(2p) - 1, one sigmoid over all gates;
+        # what the sigmoid gives, g' = (g + 1) / 2, becomes g in place.
         b = None if b_ih is None else _double_rows(b_ih + b_hh, 2 * H, 3 * H)
-        gx = torch.mm(x, w_x.t()) if b is None else torch.addmm(b, x, w_x.t())
-        w_t = _double_rows(w_hh, 2 * H, 3 * H).t()
-        # Each step's gates overwrite its input projection in place, right after the
-        # recurrent product, while they are in cache; the forget gates stay there for
-        # the backward pass.
-        tc_work = x.new_empty(steps.batch, H)
+        gx = _linear(x, _double_rows(w_ih, 2 * H, 3 * H), b, dnn)
+        w_rec = _pack(_double_rows(w_hh, 2 * H, 3 * H), steps.batch, dnn)
         c_all, out = x.new_empty(N, H), x.new_empty(N, H)
         gx_k, c_k, o = sp(gx), sp(c_all), sp(out)
         g_i, g_f, g_g, g_o = sp(gx[:, :H]), sp(gx[:, H : 2 * H]), sp(gx[:, 2 * H : 3 * H]), sp(gx[:, 3 * H :])
-        g_if = sp(gx[:, : 2 * H])
         if peep:
-            g_if3, g_ifg = sp(gx[:, : 2 * H].unflatten(1, (2, H))), sp(gx[:, : 3 * H])
+            g_ifg = sp(gx[:, : 3 * H])
             w_if = torch.stack((w_ci, w_cf))
         if keep:
-            s, s2 = x.new_empty(N, 3 * H), x.new_empty(N, 2 * H)
-            s_if, s_i, s_f, s_g, s_o, s_kap = (
-                sp(s[:, : 2 * H]), sp(s[:, :H]), sp(s[:, H : 2 * H]), sp(s[:, 2 * H :]), sp(s2[:, :H]), sp(s2[:, H:]),
-            )
-        one = x.new_ones(())
-        tc_full = tc_work
+            r = x.new_empty(N, 2 * H)
+            kap, r_f = sp(r[:, :H]), sp(r[:, H:])
+        work = x.new_empty(3, steps.batch, H)  # tanh(c_t), i g, f c_{t-1} of the current step
+        minus_one = x.new_full((), -1.0)
         uniform = steps.uniform
         for k in range(len(o)):
             if k and uniform:
                 h_prev, c_prev = o[k - 1], c_k[k - 1]
             else:
                 h_prev, c_prev = _prev(steps, k, o, h0), _prev(steps, k, c_k, c0)
-            gates = gx_k[k].addmm_(h_prev, w_t)
+            pre = _linear_add(h_prev, w_rec, gx_k[k], dnn)
             i, f, g, og = g_i[k], g_f[k], g_g[k], g_o[k]
             if peep:
-                g_if3[k].addcmul_(c_prev.unsqueeze(1), w_if)
-                g_ifg[k].sigmoid_()
+                pre[:, : 2 * H].unflatten(1, (2, H)).addcmul_(c_prev.unsqueeze(1), w_if)
+                torch.sigmoid(pre[:, : 3 * H], out=g_ifg[k])
             else:
-                gates.sigmoid_()
-            if keep:
-                torch.addcmul(g_if[k], g_if[k], g_if[k], value=-1, out=s_if[k])
-            g.mul_(2).sub_(1)
-            c = torch.mul(f, c_prev, out=c_k[k]).addcmul_(i, g)
+                torch.sigmoid(pre, out=gx_k[k])
+            torch.add(minus_one, g, alpha=2, out=g)
+            tc, ig, fc = work if steps.sizes[k] == steps.batch else work[:, : steps.sizes[k]]
+            c = torch.add(torch.mul(f, c_prev, out=fc), torch.mul(i, g, out=ig), out=c_k[k])
             if peep:
-                og.addcmul_(c, w_co).sigmoid_()
-            tc = tc_full if steps.sizes[k] == steps.batch else tc_work[: steps.sizes[k]]
-            torch.mul(c, 2, out=tc).sigmoid_().mul_(2).sub_(1)
-            torch.mul(og, tc, out=o[k])
-            if keep:
-                s_i[k].mul_(g)
-                s_f[k].mul_(c_prev)
-                torch.addcmul(one, g, g, value=-1, out=s_g[k]).mul_(i)
-                torch.addcmul(og, og, og, value=-1, out=s_o[k]).mul_(tc)
-                torch.addcmul(one, tc, tc, value=-1, out=s_kap[k]).mul_(og)
+                torch.sigmoid(pre[:, 3 * H :].addcmul_(c, w_co), out=og)
+            torch.mul(c, 2, out=tc).sigmoid_()
+            torch.add(minus_one, tc, alpha=2, out=tc)
+            h = torch.mul(og, tc, out=o[k])
+            if keep:  # the order matters: each line reads gates that later lines overwrite
+                torch.addcmul(og, h, tc, value=-1, out=kap[k])  # o (1 - tanh^2 c) = o - h tanh c
+                r_f[k].copy_(f)
+                torch.addcmul(h, og, h, value=-1, out=og)  # tanh(c) o (1 - o) = h - o h
+                torch.addcmul(fc, f, fc, value=-1, out=f)  # c_{t-1} f (1 - f)
+                torch.addcmul(i, ig, g, value=-1, out=g)  # i (1 - g^2)
+                torch.addcmul(ig, i, ig, value=-1, out=i)  # g i (1 - i)
         ctx.save_for_backward(x, w_ih, w_hh, h0, c0, w_ci, w_cf, w_co, out)
         if keep:
-            ctx.s, ctx.s2, ctx.f, ctx.c, ctx.steps = s, s2, gx[:, H : 2 * H], c_all, steps
+            ctx.s, ctx.r, ctx.c, ctx.steps = gx, r, c_all, steps
         return out, _last(steps, o), _last(steps, c_k)
 
     @staticmethod
     def backward(ctx, d_out, d_hn, d_cn):  # type: ignore[override]
         _refuse_double_backward()
         x, w_ih, w_hh, h0, c0, w_ci, w_cf, w_co, out = ctx.saved_tensors
-        s, s2, f, c_all, steps = ctx.s, ctx.s2, ctx.f, ctx.c, ctx.steps
+        s, r, c_all, steps = ctx.s, ctx.r, ctx.c, ctx.steps
         peep = w_ci is not None
+        dnn = _use_onednn(x)
         H = w_hh.shape[1]
         sp = steps.split
-        a3, a_o, kap, f_k = sp(s.unflatten(1, (3, H))), sp(s2[:, :H]), sp(s2[:, H:]), sp(f)
-        d_g = s.new_empty(s.shape[0], 4 * H)
+        a3, a_o, kap, f_k = sp(s[:, : 3 * H].unflatten(1, (3, H))), sp(s[:, 3 * H :]), sp(r[:, :H]), sp(r[:, H:])
+        # Each step's gate gradients overwrite the factors they are made from, unless
+        # the graph is kept for another backward pass.
+        d_g = s if _graph_freed() else torch.empty_like(s)
         dg_k, dg3, dg_o = sp(d_g), sp(d_g[:, : 3 * H].unflatten(1, (3, H))), sp(d_g[:, 3 * H :])
         if peep:
             dg_i, dg_f = sp(d_g[:, :H]), sp(d_g[:, H : 2 * H])
+        w_rec = _pack(w_hh.t(), steps.batch, dnn)  # dL/dh_{t-1} = dL/dgates_t W_hh
         do = sp(d_out)
         d_h0, d_c0 = torch.zeros_like(h0), torch.zeros_like(c0)
         K = len(do)
@@ -526,23 +613,24 @@ class _LSTMLayer(torch.autograd.Function):
             if peep:
                 dc_prev.addcmul_(dg_i[k], w_ci).addcmul_(dg_f[k], w_cf)
             if k and steps.sizes[k] == steps.sizes[k - 1]:
-                dh = torch.addmm(do[k - 1], dg_k[k], w_hh)
+                dh = _linear_add(dg_k[k], w_rec, do[k - 1], dnn)
                 dc_next = dc_prev
             elif k == 0:
-                d_h0 = _into_init(steps, dg_k[0] @ w_hh, d_h0)
+                d_h0 = _into_init(steps, _linear(dg_k[0], w_rec, None, dnn), d_h0)
                 d_c0 = _into_init(steps, dc_prev, d_c0)
             else:
                 b, pb = steps.sizes[k], steps.sizes[k - 1]
-                dh = do[k - 1] + _route(b, pb, dg_k[k] @ w_hh, d_hn, d_h0)
+                dh = do[k - 1] + _route(b, pb, _linear(dg_k[k], w_rec, None, dnn), d_hn, d_h0)
                 dc_next = _route(b, pb, dc_prev, d_cn, d_c0)
+        d_x, d_wih, d_b = _input_grads(ctx, d_g, x, w_ih, dnn)
+        d_whh = _grad_w_hh(steps, d_g, out, h0, dnn) if ctx.needs_input_grad[2] else None
         d_ci = d_cf = d_co = None
-        if peep and any(ctx.needs_input_grad[7:10]):
-            c_prev_all = _prevs_cat(steps, sp(c_all), c0)
-            d_ci, d_cf = (d_g[:, : 2 * H].unflatten(1, (2, H)) * c_prev_all.unsqueeze(1)).sum(0).unbind(0)
-            d_co = (d_g[:, 3 * H :] * c_all).sum(0)
-        d_x, d_wih, d_b = _input_grads(ctx, d_g, x, w_ih)
-        d_whh = _grad_w_hh(steps, d_g, out, h0) if ctx.needs_input_grad[2] else None
-        return d_x, d_wih, d_whh, d_b, d_b, d_h0, d_c0, d_ci, d_cf, d_co, None
+        if peep and any(ctx.needs_input_grad[7:10]):  # d_g is not read again: scaled in place
+            for d, c_prev in _with_prevs(steps, d_g[:, : 2 * H].unflatten(1, (2, H)), c_all, c0):
+                d.mul_(c_prev.unsqueeze(1))
+            d_g[:, 3 * H :].mul_(c_all)
+            d_ci, d_cf, _, d_co = _column_sums(d_g).split(H)
+        return d_x, d_wih, d_whh, d_b, d_b, d_h0, d_c0, d_ci, d_cf, d_co, None, None
 
 
 # =====================================================================================
@@ -878,6 +966,7 @@ class _RecurrentBase(nn.Module):
 
     def _run(self, x: Tensor, sizes: list[int], h0: Tensor, c0: Tensor | None):
         fused = self._use_fused(x)
+        grad = torch.is_grad_enabled()  # Function.apply reports needs_input_grad even under no_grad
         directions = self.num_directions
         all_steps = [_Steps(sizes, reverse=bool(d)) for d in range(directions)]
         h_last: list[Tensor] = []
@@ -894,9 +983,9 @@ class _RecurrentBase(nn.Module):
                 c_init = c0[idx] if c0 is not None else None
                 if fused:
                     if self.mode == "LSTM":
-                        out, h_n, c_n = _LSTMLayer.apply(x, w_ih, w_hh, b_ih, b_hh, h0[idx], c_init, *peeps, steps)
+                        out, h_n, c_n = _LSTMLayer.apply(x, w_ih, w_hh, b_ih, b_hh, h0[idx], c_init, *peeps, steps, grad)
                     elif self.mode == "GRU":
-                        (out, h_n), c_n = _GRULayer.apply(x, w_ih, w_hh, b_ih, b_hh, h0[idx], steps, self.reset_after), None
+                        (out, h_n), c_n = _GRULayer.apply(x, w_ih, w_hh, b_ih, b_hh, h0[idx], steps, self.reset_after, grad), None
                     else:
                         relu = self.nonlinearity == "relu"
                         (out, h_n), c_n = _RNNLayer.apply(x, w_ih, w_hh, b_ih, b_hh, h0[idx], steps, relu), None
