@@ -196,12 +196,17 @@ def _prevs_cat(steps: _Steps, outs: Sequence[Tensor], init: Tensor) -> Tensor:
 # Matrix products
 # =====================================================================================
 # On CPUs with oneDNN, torch.nn.LSTM runs oneDNN's fused LSTM primitive, while torch.mm
-# goes to MKL. oneDNN's own matrix kernels are the faster of the two here (10-15% on
-# the AMD EPYC of benchmarks/README.md), and a weight reordered once per call into
-# oneDNN's blocked layout saves the repacking every one of the loop's products would
-# otherwise do. So float32 CPU products go through oneDNN's linear op, everything else
-# (other dtypes and devices, builds without oneDNN, torch.backends.mkldnn disabled)
-# through torch.mm. The two differ only in rounding.
+# goes to MKL. For large products oneDNN's own kernels are the faster of the two here
+# (10-30% on the AMD EPYC of benchmarks/README.md), and a recurrent weight reordered
+# once per call into oneDNN's blocked layout saves the repacking each of the loop's
+# products would otherwise do once the weight no longer fits in the core's L2 cache.
+# A oneDNN call costs about 15 us more than torch.mm, though, so small products stay
+# with torch.mm, as does everything else (other dtypes and devices, builds without
+# oneDNN, torch.backends.mkldnn disabled). The two differ only in rounding.
+_PACK_MIN_WEIGHT = 1 << 17  # elements of a recurrent weight worth reordering (512 KB in float32)
+_ONEDNN_MIN_MACS = 1 << 24  # multiply-adds of a one-off product worth a oneDNN call
+
+
 def _probe_onednn() -> bool:
     try:
         w = torch.ops.mkldnn._reorder_linear_weight(torch.ones(2, 2), 1)
@@ -219,27 +224,31 @@ def _use_onednn(x: Tensor) -> bool:
 
 
 def _pack(w: Tensor, batch: int, dnn: bool) -> Tensor:
-    """``w`` (out, in) ready for the loop's repeated products ``x w^T``."""
-    return torch.ops.mkldnn._reorder_linear_weight(w, batch) if dnn else w
+    """``w`` (out, in) ready for the loop's repeated products ``x w^T``: in oneDNN's
+    layout when that pays, else as it is."""
+    if dnn and w.numel() >= _PACK_MIN_WEIGHT:
+        return torch.ops.mkldnn._reorder_linear_weight(w, batch)
+    return w
 
 
 def _linear(x: Tensor, w: Tensor, b: Tensor | None, dnn: bool) -> Tensor:
-    """``x w^T + b`` (a new tensor)."""
-    if dnn:
+    """``x w^T + b`` (a new tensor); ``w`` as :func:`_pack` left it."""
+    if w.is_mkldnn or (dnn and x.shape[0] * w.numel() >= _ONEDNN_MIN_MACS):
         return torch.ops.mkldnn._linear_pointwise(x, w, b, "none", [], "")
     return torch.mm(x, w.t()) if b is None else torch.addmm(b, x, w.t())
 
 
-def _linear_add(x: Tensor, w: Tensor, other: Tensor, dnn: bool) -> Tensor:
-    """``other + x w^T`` (a new tensor)."""
-    if dnn:
+def _linear_add(x: Tensor, w: Tensor, other: Tensor) -> Tensor:
+    """``other + x w^T`` (a new tensor); ``w`` as :func:`_pack` left it."""
+    if w.is_mkldnn:
         return torch.ops.mkldnn._linear_pointwise.binary(x, other, w, None, "add")
     return torch.addmm(other, x, w.t())
 
 
 def _weight_grad(d: Tensor, a: Tensor, dnn: bool) -> Tensor:
     """``d^T a``: the gradient of ``W`` in ``a W^T``, summed over rows."""
-    if dnn:  # computed transposed: faster in oneDNN with the long dimension inside
+    if dnn and d.numel() * a.shape[1] >= _ONEDNN_MIN_MACS:
+        # computed transposed: faster in oneDNN with the long dimension inside
         return torch.ops.mkldnn._linear_pointwise(a.t(), d.t(), None, "none", [], "").t()
     return d.t() @ a
 
@@ -339,7 +348,7 @@ class _RNNLayer(torch.autograd.Function):
         uniform = steps.uniform
         for k in range(len(o)):
             h_prev = o[k - 1] if k and uniform else _prev(steps, k, o, h0)
-            pre = _linear_add(h_prev, w_rec, o[k], dnn)
+            pre = _linear_add(h_prev, w_rec, o[k])
             if relu:
                 torch.clamp_min(pre, 0, out=o[k])
             else:
@@ -367,7 +376,7 @@ class _RNNLayer(torch.autograd.Function):
             if k == 0:
                 d_h0 = _into_init(steps, _linear(dp[0], w_rec, None, dnn), d_h0)
             elif steps.sizes[k] == steps.sizes[k - 1]:
-                dh = _linear_add(dp[k], w_rec, do[k - 1], dnn)
+                dh = _linear_add(dp[k], w_rec, do[k - 1])
             else:
                 dh = do[k - 1] + _route(steps.sizes[k], steps.sizes[k - 1], _linear(dp[k], w_rec, None, dnn), d_hn, d_h0)
         d_x, d_wih, d_b = _input_grads(ctx, d_pre, x, w_ih, dnn)
@@ -474,7 +483,7 @@ class _GRULayer(torch.autograd.Function):
                 torch.mul(dh, az_k[k], out=dgh_z[k])
                 torch.mul(dn, r_k[k], out=dgh_n[k])
                 if k and steps.sizes[k] == steps.sizes[k - 1]:
-                    dh = _linear_add(dgh_k[k], w_rec, torch.addcmul(do[k - 1], dh, z_k[k]), dnn)
+                    dh = _linear_add(dgh_k[k], w_rec, torch.addcmul(do[k - 1], dh, z_k[k]))
                     continue
                 d_prev = _linear(dgh_k[k], w_rec, None, dnn).addcmul_(dh, z_k[k])
                 if k == 0:
@@ -494,7 +503,7 @@ class _GRULayer(torch.autograd.Function):
                 torch.mul(d_rh, ar_k[k], out=dgx_r[k])
                 torch.mul(dh, az_k[k], out=dgx_z[k])
                 if k and steps.sizes[k] == steps.sizes[k - 1]:
-                    dh = _linear_add(dgx_rz[k], w_rz, torch.addcmul(do[k - 1], dh, z_k[k]).addcmul_(d_rh, r_k[k]), dnn)
+                    dh = _linear_add(dgx_rz[k], w_rz, torch.addcmul(do[k - 1], dh, z_k[k]).addcmul_(d_rh, r_k[k]))
                     continue
                 d_prev = _linear(dgx_rz[k], w_rz, None, dnn).addcmul_(dh, z_k[k]).addcmul_(d_rh, r_k[k])
                 if k == 0:
@@ -553,7 +562,7 @@ class _LSTMLayer(torch.autograd.Function):
                 h_prev, c_prev = o[k - 1], c_k[k - 1]
             else:
                 h_prev, c_prev = _prev(steps, k, o, h0), _prev(steps, k, c_k, c0)
-            pre = _linear_add(h_prev, w_rec, gx_k[k], dnn)
+            pre = _linear_add(h_prev, w_rec, gx_k[k])
             i, f, g, og = g_i[k], g_f[k], g_g[k], g_o[k]
             if peep:
                 pre[:, : 2 * H].unflatten(1, (2, H)).addcmul_(c_prev.unsqueeze(1), w_if)
@@ -613,7 +622,7 @@ class _LSTMLayer(torch.autograd.Function):
             if peep:
                 dc_prev.addcmul_(dg_i[k], w_ci).addcmul_(dg_f[k], w_cf)
             if k and steps.sizes[k] == steps.sizes[k - 1]:
-                dh = _linear_add(dg_k[k], w_rec, do[k - 1], dnn)
+                dh = _linear_add(dg_k[k], w_rec, do[k - 1])
                 dc_next = dc_prev
             elif k == 0:
                 d_h0 = _into_init(steps, _linear(dg_k[0], w_rec, None, dnn), d_h0)
