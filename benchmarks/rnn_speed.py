@@ -158,8 +158,9 @@ def main(argv: list[str] | None = None) -> None:
                 r = _in_fresh_process(kind, layers, direction, argv)
                 label = {"rnn": "RNN (tanh)", "gru": "GRU", "lstm": "LSTM (peephole=False)",
                          "peep": "LSTM peephole on vs off"}[kind]
-                print(f"| {label} | {layers} | {direction} | {r['base_ms']:.1f} | {r['zoo_ms']:.1f} | "
-                      f"{r['zoo_ms'] / r['base_ms']:.2f}x | {r['base_faults']:.0f} | {r['zoo_faults']:.0f} |", flush=True)
+                ratio = r["zoo_ms"] / r["base_ms"]
+                print(f"| {label} | {layers} | {direction} | {r['base_ms']:.1f} | {r['zoo_ms']:.1f} | {ratio:.2f}x | "
+                      f"{r['base_faults']:.0f} | {r['zoo_faults']:.0f} |", flush=True)
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 

@@ -21,10 +21,12 @@ Two implementations of the layer compute the same function:
   runs the time loop with in-place kernels and no graph, keeping per step the factors
   its backward pass needs (computed while the step's gates are still in cache). Its
   backward pass is back-propagation through time written out by hand: each step's
-  gate gradients go into one ``(T*B, gates)`` buffer, so ``dL/dW_hh``, ``dL/dW_ih``
-  and ``dL/dx`` are each a single matrix product after the loop, and a step costs one
-  matrix product and four or five small elementwise kernels instead of the dozens of
-  graph nodes of a step-by-step autograd loop. ``tanh`` is evaluated as
+  gate gradients go into one ``(T*B, gates)`` buffer (the factors' own, unless the
+  graph is retained), so ``dL/dW_hh``, ``dL/dW_ih`` and ``dL/dx`` are each a single
+  matrix product after the loop, and a step costs one matrix product and a few
+  small elementwise kernels instead of the dozens of graph nodes of a step-by-step
+  autograd loop. Large float32 CPU products run in oneDNN, with the recurrent weight
+  reordered once per call (see "Matrix products"). ``tanh`` is evaluated as
   ``2*sigmoid(2x) - 1`` because torch's CPU ``tanh`` kernel costs about five
   ``sigmoid`` kernels here; the factor 2 is folded into copies of the weights (exact
   in floating point), and the error is a few units in the last place of 1. The
@@ -378,7 +380,8 @@ class _RNNLayer(torch.autograd.Function):
             elif steps.sizes[k] == steps.sizes[k - 1]:
                 dh = _linear_add(dp[k], w_rec, do[k - 1])
             else:
-                dh = do[k - 1] + _route(steps.sizes[k], steps.sizes[k - 1], _linear(dp[k], w_rec, None, dnn), d_hn, d_h0)
+                d_prev = _linear(dp[k], w_rec, None, dnn)
+                dh = do[k - 1] + _route(steps.sizes[k], steps.sizes[k - 1], d_prev, d_hn, d_h0)
         d_x, d_wih, d_b = _input_grads(ctx, d_pre, x, w_ih, dnn)
         d_whh = _grad_w_hh(steps, d_pre, out, h0, dnn) if ctx.needs_input_grad[2] else None
         return d_x, d_wih, d_whh, d_b, d_b, d_h0, None, None
@@ -394,7 +397,9 @@ class _GRULayer(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, steps: _Steps, reset_after: bool, grad: bool):  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        ctx, x, w_ih, w_hh, b_ih, b_hh, h0, steps: _Steps, reset_after: bool, grad: bool
+    ):
         N = x.shape[0]
         H = w_hh.shape[1]
         keep = grad and any(ctx.needs_input_grad)
@@ -533,7 +538,9 @@ class _LSTMLayer(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, c0, w_ci, w_cf, w_co, steps: _Steps, grad: bool):  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        ctx, x, w_ih, w_hh, b_ih, b_hh, h0, c0, w_ci, w_cf, w_co, steps: _Steps, grad: bool
+    ):
         N = x.shape[0]
         H = w_hh.shape[1]
         peep = w_ci is not None
@@ -992,9 +999,12 @@ class _RecurrentBase(nn.Module):
                 c_init = c0[idx] if c0 is not None else None
                 if fused:
                     if self.mode == "LSTM":
-                        out, h_n, c_n = _LSTMLayer.apply(x, w_ih, w_hh, b_ih, b_hh, h0[idx], c_init, *peeps, steps, grad)
+                        out, h_n, c_n = _LSTMLayer.apply(
+                            x, w_ih, w_hh, b_ih, b_hh, h0[idx], c_init, *peeps, steps, grad
+                        )
                     elif self.mode == "GRU":
-                        (out, h_n), c_n = _GRULayer.apply(x, w_ih, w_hh, b_ih, b_hh, h0[idx], steps, self.reset_after, grad), None
+                        out, h_n = _GRULayer.apply(x, w_ih, w_hh, b_ih, b_hh, h0[idx], steps, self.reset_after, grad)
+                        c_n = None
                     else:
                         relu = self.nonlinearity == "relu"
                         (out, h_n), c_n = _RNNLayer.apply(x, w_ih, w_hh, b_ih, b_hh, h0[idx], steps, relu), None
