@@ -59,9 +59,28 @@ def run(module, x, hx, *, packed: bool, batch_first: bool, lengths=LENGTHS):
 CASES = list(itertools.product(["rnn_tanh", "rnn_relu", "gru", "lstm"], [1, 2], [False, True]))
 
 
+@pytest.fixture
+def onednn_everywhere(monkeypatch):
+    """Every float32 CPU product through oneDNN, however small: the thresholds that keep
+    small products on torch.mm would otherwise keep these tests' sizes off oneDNN."""
+    if not recurrent._ONEDNN:
+        pytest.skip("this torch build has no oneDNN linear op")
+    monkeypatch.setattr(recurrent, "_PACK_MIN_WEIGHT", 0)
+    monkeypatch.setattr(recurrent, "_ONEDNN_MIN_MACS", 0)
+
+
 @pytest.mark.parametrize("fused", [True, False], ids=["fused", "reference"])
 @pytest.mark.parametrize("kind,layers,bidirectional", CASES)
 def test_parity_with_torch_nn(kind, layers, bidirectional, fused):
+    check_parity(kind, layers, bidirectional, fused)
+
+
+@pytest.mark.parametrize("kind,layers,bidirectional", CASES)
+def test_parity_with_torch_nn_through_onednn(kind, layers, bidirectional, onednn_everywhere):
+    check_parity(kind, layers, bidirectional, fused=True)
+
+
+def check_parity(kind, layers, bidirectional, fused):
     torch.manual_seed(0)
     for batch_first, with_state, packed in itertools.product([False, True], repeat=3):
         ref, mod = pair(kind, fused, num_layers=layers, bidirectional=bidirectional, batch_first=batch_first)
@@ -384,13 +403,22 @@ def test_backward_through_a_retained_graph_repeats_itself(kind):
     assert max_diff(first, third) == 0
 
 
-@pytest.mark.parametrize("kind", ["rnn_tanh", "rnn_relu", "gru", "gru_before", "lstm", "peephole"])
-def test_onednn_and_torch_mm_products_agree(kind, monkeypatch):
-    """float32 CPU products go through oneDNN where torch has it, else through torch.mm.
-    Same results up to rounding."""
+def test_products_go_to_onednn_only_where_it_pays(monkeypatch):
     if not recurrent._ONEDNN:
         pytest.skip("this torch build has no oneDNN linear op")
-    assert recurrent._use_onednn(torch.zeros(1))
+    x = torch.zeros(1)
+    assert recurrent._use_onednn(x) and not recurrent._use_onednn(x.double())
+    monkeypatch.setattr(torch.backends.mkldnn, "enabled", False)
+    assert not recurrent._use_onednn(x)
+    assert recurrent._pack(torch.zeros(1024, 256), 64, dnn=True).is_mkldnn  # an LSTM's W_hh, hidden 256
+    assert not recurrent._pack(torch.zeros(1024, 256), 64, dnn=False).is_mkldnn
+    assert not recurrent._pack(torch.zeros(28, 7), 4, dnn=True).is_mkldnn
+
+
+@pytest.mark.parametrize("kind", ["rnn_tanh", "rnn_relu", "gru", "gru_before", "lstm", "peephole"])
+def test_onednn_and_torch_mm_products_agree(kind, onednn_everywhere, monkeypatch):
+    """float32 CPU products go through oneDNN where torch has it, else through torch.mm.
+    Same results up to rounding."""
     torch.manual_seed(0)
     mod = _fused_module(kind, num_layers=2, bidirectional=True)
     x = pack_padded_sequence(torch.randn(T, B, I), LENGTHS, enforce_sorted=False)
