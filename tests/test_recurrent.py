@@ -343,21 +343,26 @@ def test_layer_equals_cell_loop():
 
 
 # ------------------------------------------------------------------- the fused backward itself
+def _fused_module(kind: str, input_size: int = I, hidden_size: int = H, **kw):
+    """One of the six fused layer variants by name."""
+    size = (input_size, hidden_size)
+    return {
+        "rnn_tanh": lambda: RNN(*size, **kw),
+        "rnn_relu": lambda: RNN(*size, nonlinearity="relu", **kw),
+        "gru": lambda: GRU(*size, **kw),
+        "gru_before": lambda: GRU(*size, reset_after=False, **kw),
+        "lstm": lambda: PeepholeLSTM(*size, peephole=False, **kw),
+        "peephole": lambda: PeepholeLSTM(*size, **kw),
+    }[kind]()
+
+
 @pytest.mark.parametrize("kind", ["rnn_tanh", "rnn_relu", "gru", "gru_before", "lstm", "peephole"])
 def test_fused_backward_gradcheck_float64(kind):
     """Finite differences against the hand-written BPTT for every input and parameter,
     on a packed, bidirectional, two-layer batch with an initial state."""
     torch.manual_seed(0)
     i_, h_, t_, lengths = 2, 3, 4, torch.tensor([4, 2, 3])
-    kw = dict(num_layers=2, bidirectional=True, dtype=torch.float64)
-    mod = {
-        "rnn_tanh": lambda: RNN(i_, h_, **kw),
-        "rnn_relu": lambda: RNN(i_, h_, nonlinearity="relu", **kw),
-        "gru": lambda: GRU(i_, h_, **kw),
-        "gru_before": lambda: GRU(i_, h_, reset_after=False, **kw),
-        "lstm": lambda: PeepholeLSTM(i_, h_, peephole=False, **kw),
-        "peephole": lambda: PeepholeLSTM(i_, h_, **kw),
-    }[kind]()
+    mod = _fused_module(kind, i_, h_, num_layers=2, bidirectional=True, dtype=torch.float64)
     names = [n for n, _ in mod.named_parameters()]
     is_lstm = kind in ("lstm", "peephole")
 
@@ -373,17 +378,6 @@ def test_fused_backward_gradcheck_float64(kind):
     c0 = torch.randn(4, 3, h_, dtype=torch.float64, requires_grad=is_lstm)
     params = [p.detach().clone().requires_grad_() for p in mod.parameters()]
     assert torch.autograd.gradcheck(f, (x, h0, c0, *params), fast_mode=True)
-
-
-def _fused_module(kind: str, **kw):
-    return {
-        "rnn_tanh": lambda: RNN(I, H, **kw),
-        "rnn_relu": lambda: RNN(I, H, nonlinearity="relu", **kw),
-        "gru": lambda: GRU(I, H, **kw),
-        "gru_before": lambda: GRU(I, H, reset_after=False, **kw),
-        "lstm": lambda: PeepholeLSTM(I, H, peephole=False, **kw),
-        "peephole": lambda: PeepholeLSTM(I, H, **kw),
-    }[kind]()
 
 
 @pytest.mark.parametrize("kind", ["rnn_tanh", "rnn_relu", "gru", "gru_before", "lstm", "peephole"])

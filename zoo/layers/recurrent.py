@@ -562,6 +562,7 @@ class _LSTMLayer(torch.autograd.Function):
             r = x.new_empty(N, 2 * H)
             kap, r_f = sp(r[:, :H]), sp(r[:, H:])
         work = x.new_empty(3, steps.batch, H)  # tanh(c_t), i g, f c_{t-1} of the current step
+        work_full = work.unbind(0)
         minus_one = x.new_full((), -1.0)
         uniform = steps.uniform
         for k in range(len(o)):
@@ -577,7 +578,7 @@ class _LSTMLayer(torch.autograd.Function):
             else:
                 torch.sigmoid(pre, out=gx_k[k])
             torch.add(minus_one, g, alpha=2, out=g)
-            tc, ig, fc = work if steps.sizes[k] == steps.batch else work[:, : steps.sizes[k]]
+            tc, ig, fc = work_full if steps.sizes[k] == steps.batch else work[:, : steps.sizes[k]].unbind(0)
             c = torch.add(torch.mul(f, c_prev, out=fc), torch.mul(i, g, out=ig), out=c_k[k])
             if peep:
                 torch.sigmoid(pre[:, 3 * H :].addcmul_(c, w_co), out=og)
