@@ -115,7 +115,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     deterministic: bool = False
-    threads: int | None = field(default=None, metadata=_range(ge=1))  # torch CPU threads; default torch's
+    # torch CPU threads: auto (the cores free at start), a number, or null (torch's default)
+    threads: int | Literal["auto"] | None = field(default="auto", metadata=_range(ge=1))
     amp: Literal["off", "bf16", "fp16"] = "off"
     compile: bool = False
     channels_last: bool = False

@@ -6,6 +6,7 @@ import os
 import platform
 import random
 import subprocess
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ __all__ = [
     "Dist",
     "init_distributed",
     "resolve_device",
+    "free_cores",
+    "choose_threads",
     "seed_everything",
     "set_deterministic",
     "rng_state",
@@ -83,6 +86,66 @@ def resolve_device(pref: str, dist: Dist = Dist()) -> torch.device:
     if pref == "mps" and getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     raise ConfigError(f"train.device must be auto, cpu, cuda or cuda:N, got {pref!r}")
+
+
+def _cpu_times(cpus: set[int]) -> tuple[float, float] | None:
+    """(busy, total) jiffies summed over ``cpus`` from /proc/stat; None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    busy = total = 0.0
+    for line in lines:
+        name, *fields = line.split()
+        if not name.startswith("cpu") or name == "cpu" or int(name[3:]) not in cpus:
+            continue
+        values = [float(v) for v in fields[:8]]  # user nice system idle iowait irq softirq steal
+        total += sum(values)
+        busy += sum(values) - values[3] - values[4]
+    return busy, total
+
+
+def free_cores(window: float = 0.25) -> int:
+    """Cores this process may run on that no other work kept busy during ``window`` seconds.
+
+    Sampled from /proc/stat while this process sleeps, so what is measured is
+    everyone else. Where /proc/stat is missing every allowed core counts as free.
+    """
+    try:
+        cpus = set(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+    before = _cpu_times(cpus)
+    if before is None:
+        return len(cpus)
+    time.sleep(window)
+    after = _cpu_times(cpus)
+    if after is None or after[1] <= before[1]:
+        return len(cpus)
+    busy = len(cpus) * (after[0] - before[0]) / (after[1] - before[1])
+    # A core counts as taken from 60% busy: a thread that gets half a core holds
+    # back every parallel region, since each waits for its slowest thread.
+    return max(1, len(cpus) - int(busy + 0.4))
+
+
+def choose_threads(setting: int | str | None, dist: Dist = Dist()) -> int:
+    """Set torch's intra-op threads for ``train.threads`` and return the count in use.
+
+    ``"auto"`` takes the cores that are free now, shared among the ranks of this
+    machine. On a busy machine torch's default (one thread per core) makes every
+    parallel region wait for the thread the OS has put aside; see the busy-machine
+    figures in benchmarks/README.md. An explicit OMP_NUM_THREADS is the user's
+    choice and is kept. An int is taken as given; None leaves torch's setting.
+    """
+    if setting == "auto":
+        if "OMP_NUM_THREADS" in os.environ:
+            return torch.get_num_threads()
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", dist.world))
+        setting = max(1, free_cores() // max(1, local_world))
+    if setting is not None:
+        torch.set_num_threads(int(setting))
+    return torch.get_num_threads()
 
 
 def seed_everything(seed: int) -> None:

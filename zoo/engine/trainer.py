@@ -44,6 +44,7 @@ from .config import Config, config_from_dict
 from .optim import build_optimizer, build_scheduler
 from .runtime import (
     Dist,
+    choose_threads,
     git_commit,
     init_distributed,
     peak_memory_mb,
@@ -194,9 +195,8 @@ class Trainer:
         if resume is not None:
             self.resume_path, self.resume_state = _read_resume(resume)
             _check_same_config(self.resume_state["config"], cfg, force)
-        if cfg.train.threads is not None:
-            torch.set_num_threads(cfg.train.threads)
         self.dist = init_distributed(cfg.train.device)
+        self.threads = choose_threads(cfg.train.threads, self.dist)
         self.device = resolve_device(cfg.train.device, self.dist)
         set_deterministic(cfg.train.deterministic, self.device)
         seed_everything(cfg.train.seed)
@@ -419,6 +419,7 @@ class Trainer:
             if self.dist.main:
                 params = count_parameters(self.model)
                 where = f"{self.device}" + (f" x{self.dist.world} ranks" if self.dist.enabled else "")
+                where += f", {self.threads} CPU thread{'s' if self.threads != 1 else ''}"
                 print(f"{cfg.model.name} ({params:,} params) on {self.info.name}, {where}; run dir {self.run_dir}", flush=True)
             while self.pos.epoch < tc.epochs and self.pos.step < self.total_steps and not self._out_of_time():
                 self._train_epoch(progress)
@@ -622,6 +623,7 @@ class Trainer:
             "peak_memory_mb": peak_memory_mb(self.device),
             "device": str(self.device) if self.device.type != "cuda" else torch.cuda.get_device_name(self.device),
             "world_size": self.dist.world,
+            "threads": self.threads,
             "versions": versions(),
             "git_commit": git_commit(),
             "run_dir": str(self.run_dir),
