@@ -11,10 +11,15 @@ registry, trained by one YAML-driven engine.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import ZooError
-from .registry import create_model, list_models, model_info, register_model
+from .factory import create_model
+from .registry import list_models, model_info, register_model
+
+# Not lazy: the function shadows the submodule of the same name, which holds only
+# while this import is the one that loads the submodule.
+from .summary import summary
+from .version import __version__
 
 __all__ = [
     "__version__",
@@ -28,17 +33,3 @@ __all__ = [
     "summary",
 ]
 
-
-def __getattr__(name: str):
-    # Lazy so that `import zoo` stays light; these pull in the engine and safetensors.
-    if name in ("load_checkpoint", "save_checkpoint"):
-        from . import checkpoint
-
-        return getattr(checkpoint, name)
-    if name == "summary":
-        from .summary import summary
-
-        # Importing the submodule bound zoo.summary to the module; rebind the function.
-        globals()["summary"] = summary
-        return summary
-    raise AttributeError(f"module 'zoo' has no attribute {name!r}")

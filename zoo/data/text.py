@@ -34,7 +34,6 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError, DataError
-from . import register_dataset
 from .core import (
     BatchLoader,
     DataBundle,
@@ -48,6 +47,7 @@ from .core import (
     seed_of,
     split_indices,
 )
+from .registry import register_dataset
 
 __all__ = [
     "Tokenizer",

@@ -29,7 +29,6 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, DataError
-from . import register_dataset
 from .core import (
     DataBundle,
     DataInfo,
@@ -41,6 +40,7 @@ from .core import (
     seed_of,
     split_indices,
 )
+from .registry import register_dataset
 
 __all__ = [
     "digits",

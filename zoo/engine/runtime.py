@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
+from ..version import __version__
 
 __all__ = [
     "Dist",
@@ -128,8 +129,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 def versions() -> dict[str, str]:
     import torchvision
-
-    from .. import __version__
 
     return {
         "zoo": __version__,
