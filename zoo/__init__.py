@@ -15,10 +15,6 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import ZooError
 from .factory import create_model
 from .registry import list_models, model_info, register_model
-
-# Not lazy: the function shadows the submodule of the same name, which holds only
-# while this import is the one that loads the submodule.
-from .summary import summary
 from .version import __version__
 
 __all__ = [
@@ -33,3 +29,15 @@ __all__ = [
     "summary",
 ]
 
+
+
+def __getattr__(name: str):
+    # Lazy so that `import zoo` stays light: zoo.summary imports torch's FLOP counter,
+    # about a tenth of the whole import of zoo, for one function. (The module is
+    # callable too, so zoo.summary(...) works whichever of the two it is bound to.)
+    if name == "summary":
+        from .summary import summary
+
+        globals()["summary"] = summary
+        return summary
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")

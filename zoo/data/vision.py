@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, first_line
 from .core import (
     DataBundle,
     DataInfo,
@@ -253,8 +253,7 @@ def _download_torchvision(name: str, fetch: Any) -> None:
     except DataError:
         raise
     except Exception as exc:  # torchvision raises RuntimeError/URLError/... offline
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"dataset {name!r}: download failed ({reason}); without network, place the files under data.root yourself") from None
+        raise DataError(f"dataset {name!r}: download failed ({first_line(exc)}); without network, place the files under data.root yourself") from None
 
 
 def load_mnist(cfg, name: str = "mnist") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
