@@ -51,7 +51,6 @@ by default):
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import os
