@@ -7,8 +7,9 @@ from the source with ``ast`` (nothing is imported), and:
 - the design's nevers hold: models, layers and data never reach the engine;
   layers never reach models; the engine never reaches the CLI or compare, and
   reaches models only through the registry (never imports a model module itself);
-- the layers the registry is built from stay in order: registry < checkpoint <
-  pretrained < factory (create_model) < engine < publish.
+- every module sits in one layer of :data:`LAYERS` (README's layout, bottom to
+  top) and imports only from its own layer or those below: registry <
+  checkpoint < pretrained < factory (create_model) < engine < publish, compare.
 
 A package whose ``__init__`` imports its own modules with a ``pkgutil`` walk (the
 model families, the datasets) counts as importing each of them.
@@ -114,6 +115,33 @@ def within(module: str, *packages: str) -> bool:
 
 GRAPH = import_graph()
 
+# README's layout, bottom to top. A module (or package, with everything in it)
+# imports only from its own layer and those below.
+LAYERS = [
+    ("zoo.errors", "zoo.atomic", "zoo.version"),
+    ("zoo.registry", "zoo.manifest"),
+    ("zoo.rundir",),
+    ("zoo.checkpoint",),
+    ("zoo.pretrained",),
+    ("zoo.layers", "zoo.models"),
+    ("zoo.factory", "zoo.data"),
+    ("zoo.summary", "zoo.engine"),
+    ("zoo.publish", "zoo.compare"),
+    ("zoo.export", "zoo.cli"),
+    ("zoo",),  # the package's __init__: the public API, re-exported
+]
+
+
+def layer_of(module: str) -> int:
+    """The layer of the longest name in LAYERS that ``module`` is or is inside."""
+    best = None
+    for i, names in enumerate(LAYERS):
+        for name in names:
+            if within(module, name) and (best is None or len(name) > len(best[1])):
+                best = (i, name)
+    assert best is not None, f"{module} is in no layer of LAYERS (place it there and in README's layout)"
+    return best[0]
+
 
 def test_the_graph_is_read_from_the_source():
     # Function-level imports count: the worker entry imports the runner at module
@@ -158,6 +186,11 @@ def test_the_designs_nevers(lower, never):
     bad = {m: sorted(w for w in reach(GRAPH, m) if within(w, *never))
            for m in GRAPH if within(m, *lower)}
     assert {m: w for m, w in bad.items() if w} == {}
+
+
+def test_imports_point_down_the_layers():
+    upward = sorted(f"{m} -> {w}" for m, edges in GRAPH.items() for w in edges if layer_of(w) > layer_of(m))
+    assert upward == []
 
 
 def test_the_engine_reaches_models_only_through_the_registry():
