@@ -26,7 +26,7 @@ if _here not in _sys.path:
     _sys.path.insert(0, _here)
 
 from zoo.pretrained import published as _published  # noqa: E402
-from zoo.registry import create_model as _create_model  # noqa: E402
+from zoo.factory import create_model as _create_model  # noqa: E402
 from zoo.registry import get_model_entry as _get_model_entry  # noqa: E402
 from zoo.registry import list_models as _list_models  # noqa: E402
 

@@ -160,7 +160,7 @@ def test_stopped_run_resumes_from_its_checkpoint(tmp_path, capfd, monkeypatch):
 
 def test_worker_reports_a_failure_in_one_line(tmp_path):
     """What a model's own process leaves behind when it fails (run in-process here)."""
-    from zoo.compare import _worker_main
+    from zoo.compare.runner import worker_main
     from zoo.engine.config import config_from_dict
 
     cfg = config_from_dict({"model": {"name": "lenet5", "activation": "sigmoid"}, "data": {"name": "digits"},
@@ -170,7 +170,7 @@ def test_worker_reports_a_failure_in_one_line(tmp_path):
     job = run / "job.json"
     job.write_text(json.dumps({"name": "broken", "model": "lenet5", "config": cfg.to_dict(), "run_dir": str(run),
                                "resume": False}))
-    assert _worker_main(["--worker", str(job)]) == 1
+    assert worker_main([str(job)]) == 1
     message = json.loads((run / "error.json").read_text())["message"]
     assert "activation" in message and "\n" not in message
     assert "Traceback" in (run / "error.log").read_text() and not (run / "result.json").exists()

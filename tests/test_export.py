@@ -94,8 +94,7 @@ def test_torchscript_recurrent_and_text_models(tmp_path, name, kwargs, input_siz
 
 
 def test_published_name_exports(tmp_path, capsys):
-    if "lenet5.mnist" not in zoo.list_models(pretrained=True):
-        pytest.skip("lenet5.mnist is not published yet")
+    assert "lenet5.mnist" in zoo.list_models(pretrained=True)  # shipped in zoo/weights
     out = tmp_path / "l.pt"
     assert main(["export", "lenet5.mnist", "--format", "torchscript", "--out", str(out)]) == 0
     assert out.is_file()

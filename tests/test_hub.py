@@ -60,8 +60,7 @@ def test_hub_load_zoo_checkpoint_and_kwargs(tmp_path):
 
 
 def test_hub_load_published():
-    if "lenet5.mnist" not in zoo.list_models(pretrained=True):
-        pytest.skip("lenet5.mnist is not published yet")
+    assert "lenet5.mnist" in zoo.list_models(pretrained=True)  # shipped in zoo/weights
     by_name = torch.hub.load(str(ROOT), "lenet5.mnist", source="local", verbose=False)
     by_tag = torch.hub.load(str(ROOT), "lenet5", source="local", pretrained="mnist", verbose=False)
     by_true = torch.hub.load(str(ROOT), "lenet5", source="local", pretrained=True, verbose=False)

@@ -22,65 +22,38 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from .errors import CheckpointError
+from . import rundir
+from .atomic import atomic_write, atomic_write_text
+from .errors import CheckpointError, first_line
+from .registry import get_model_entry
+from .version import __version__
 
 __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "read_metadata",
     "tensors_sha256",
-    "atomic_write",
     "save_state",
     "load_state",
+    "unwrap",
+    "is_tied",
+    "is_refusal",
+    # Re-exported from zoo.atomic, where they live, for code that knew them here.
+    "atomic_write",
+    "atomic_write_text",
 ]
 
 FORMAT = "zoo.v1"
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)`` then fsync and rename ``tmp_path`` onto ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    # mkstemp makes the file private (0600); give it the mode a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    tmp_path = Path(tmp)
-    try:
-        write(tmp_path)
-        with open(tmp_path, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp_path, path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
+def unwrap(model: nn.Module) -> nn.Module:
     """The user's module inside DDP / torch.compile wrappers."""
     while True:
         inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
@@ -109,9 +82,7 @@ def save_checkpoint(model: nn.Module, path: str | Path, /, **meta: Any) -> Path:
     """
     from safetensors.torch import save_model
 
-    from . import __version__
-
-    model = _unwrap(model)
+    model = unwrap(model)
     config = getattr(model, "zoo_config", None) or {}
     name = meta.pop("model", None) or config.get("name")
     kwargs = meta.pop("model_kwargs", None)
@@ -150,7 +121,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         with safe_open(str(path), framework="pt") as fh:
             raw = (fh.metadata() or {}).get("zoo")
     except Exception as exc:  # safetensors raises its own error types for bad headers
-        raise CheckpointError(f"{path} is not a readable safetensors file ({_first_line(exc)})") from None
+        raise CheckpointError(f"{path} is not a readable safetensors file ({first_line(exc, 200)})") from None
     if raw is None:
         raise CheckpointError(f"{path} has no zoo metadata: it is a plain safetensors file, not a zoo checkpoint")
     try:
@@ -169,11 +140,7 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     ``.ckpt`` (read with ``weights_only=True``), or a run directory (its
     ``best.safetensors``). The metadata is attached as ``model.zoo_meta``.
     """
-    from .registry import create_model
-
-    path = Path(path)
-    if path.is_dir():
-        path = path / "best.safetensors"
+    path = rundir.weights_file(path)
     if path.suffix == ".ckpt":
         state = load_state(path)
         meta = dict(state.get("meta") or {})
@@ -185,8 +152,8 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         try:
             weights = load_file(str(path), device=str(map_location))
         except Exception as exc:
-            raise CheckpointError(f"cannot read tensors of {path} ({_first_line(exc)})") from None
-    model = create_model(meta["model"], **(meta.get("model_kwargs") or {}))
+            raise CheckpointError(f"cannot read tensors of {path} ({first_line(exc, 200)})") from None
+    model = get_model_entry(meta["model"]).build(**(meta.get("model_kwargs") or {}))
     _load_weights(model, weights, path)
     if verify and meta.get("sha256") and path.suffix != ".ckpt":
         if tensors_sha256(model.state_dict()) != meta["sha256"]:
@@ -198,7 +165,7 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
 def _load_weights(model: nn.Module, weights: dict[str, torch.Tensor], path: Path) -> None:
     missing, unexpected = model.load_state_dict(weights, strict=False)
     # Tied weights are stored once; their other names come back as "missing".
-    tied = {k for k in missing if _is_tied(model, k, weights)}
+    tied = {k for k in missing if is_tied(model, k, weights)}
     missing = [k for k in missing if k not in tied]
     if missing or unexpected:
         parts = []
@@ -209,7 +176,9 @@ def _load_weights(model: nn.Module, weights: dict[str, torch.Tensor], path: Path
         raise CheckpointError(f"{path}: weights do not fit the model it names ({'; '.join(parts)})")
 
 
-def _is_tied(model: nn.Module, key: str, weights: dict[str, torch.Tensor]) -> bool:
+def is_tied(model: nn.Module, key: str, weights: dict[str, torch.Tensor]) -> bool:
+    """Whether parameter ``key`` of ``model`` is the same tensor as another one that
+    ``weights`` holds (tied weights are stored once, under one of their names)."""
     params = dict(model.named_parameters(remove_duplicate=False))
     target = params.get(key)
     if target is None:
@@ -232,25 +201,20 @@ def load_state(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        reason = _first_line(exc)
-        if _is_refusal(exc):
+        reason = first_line(exc, 200)
+        if is_refusal(exc):
             raise CheckpointError(
                 f"{path} refused: it carries a pickle payload beyond tensors and plain containers; nothing in it was run"
             ) from None
         raise CheckpointError(f"{path} is not a zoo training checkpoint (corrupt or truncated: {reason})") from None
     except Exception as exc:
-        raise CheckpointError(f"{path} is not a zoo training checkpoint (corrupt or truncated: {_first_line(exc)})") from None
+        raise CheckpointError(f"{path} is not a zoo training checkpoint (corrupt or truncated: {first_line(exc, 200)})") from None
     if not isinstance(state, dict) or "model" not in state or "config" not in state:
         raise CheckpointError(f"{path} is not a zoo training checkpoint (no model state and config inside)")
     return state
 
 
-def _is_refusal(exc: BaseException) -> bool:
+def is_refusal(exc: BaseException) -> bool:
     """Whether torch.load(weights_only=True) stopped at something beyond tensors and containers."""
     text = str(exc).lower()
     return any(k in text for k in ("weights only load failed", "weights_only", "unsupported global", "global"))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__

@@ -15,15 +15,24 @@ Errors the user can cause end in one line on stderr and exit code 2 (see
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, ZooError
+import yaml
+
+from . import compare, export
+from .engine.config import load_config, parse_overrides
+from .engine.evaluate import evaluate_checkpoint
+from .engine.trainer import Trainer, saved_config
+from .errors import ConfigError, ZooError, first_line
+from .factory import create_model
+from .manifest import published
+from .registry import get_model_entry, list_models, model_info
+from .summary import summary
+from .version import __version__
 
 __all__ = ["main"]
 
@@ -37,9 +46,6 @@ class _Parser(argparse.ArgumentParser):
 # train
 # ---------------------------------------------------------------------------------
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .engine.config import config_from_dict, load_config, parse_overrides
-    from .engine.trainer import Trainer, _merge_saved_config
-
     config, overrides = args.config, list(args.overrides)
     if config is not None and "=" in config and not Path(config).exists():
         overrides.insert(0, config)
@@ -49,7 +55,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if config is not None:
         cfg = load_config(config, overrides)
     else:  # resume with the checkpoint's own config
-        cfg = _merge_saved_config(args.resume, parse_overrides(overrides))
+        cfg = saved_config(args.resume, parse_overrides(overrides))
     Trainer(cfg, resume=args.resume, force=args.force).fit()
     return 0
 
@@ -58,8 +64,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
 # eval
 # ---------------------------------------------------------------------------------
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from .engine.evaluate import evaluate_checkpoint
-
     result = evaluate_checkpoint(
         args.checkpoint, data=args.data, split=args.split, overrides=args.overrides, out=args.out,
         device=args.device, quiet=args.json,
@@ -73,12 +77,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 # list / info / summary
 # ---------------------------------------------------------------------------------
 def _cmd_list(args: argparse.Namespace) -> int:
-    from .registry import list_models
-
     names = list_models(args.pattern, pretrained=args.pretrained)
     if args.pretrained:
-        from .pretrained import published
-
         for name in names:
             entry = published()[name]
             print(f"{name:28s} {entry['dataset']:16s} {entry['metric']} {entry['value']}")
@@ -92,8 +92,6 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .registry import model_info
-
     info = model_info(args.model)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
@@ -118,8 +116,6 @@ def _parse_input(text: str) -> tuple[int, ...]:
 
 
 def _model_kwargs(items: Sequence[str]) -> dict[str, Any]:
-    import yaml
-
     kwargs: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
@@ -133,9 +129,6 @@ def _model_kwargs(items: Sequence[str]) -> dict[str, Any]:
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
-    from .registry import create_model, get_model_entry
-    from .summary import summary
-
     entry = get_model_entry(args.model)
     kwargs = _model_kwargs(args.kwargs)
     input_size = _parse_input(args.input) if args.input else entry.input_size
@@ -146,7 +139,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         table = summary(model, input_size)
     except (RuntimeError, ValueError) as exc:
         raise ConfigError(f"{args.model} cannot take input {'x'.join(map(str, input_size))}: "
-                          f"{str(exc).strip().splitlines()[0]}") from None
+                          f"{first_line(exc)}") from None
     print(table.format())
     return 0
 
@@ -155,8 +148,6 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 # parser
 # ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-
     parser = _Parser(prog="zoo", description="PyTorch reference model zoo: train, evaluate and compare classic CNNs and RNNs.")
     parser.add_argument("--version", action="version", version=f"zoo {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -195,13 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", help="input size C,H,W (default: the model's)")
     p.set_defaults(func=_cmd_summary)
 
-    for name in _COMMAND_MODULES:
-        importlib.import_module(f"zoo.{name}").add_cli(sub)
+    for module in _COMMAND_MODULES:
+        module.add_cli(sub)
     return parser
 
 
 # Commands that live in their own module; each defines add_cli(subparsers).
-_COMMAND_MODULES = [name for name in ("compare", "export") if importlib.util.find_spec(f"zoo.{name}") is not None]
+_COMMAND_MODULES = (compare, export)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

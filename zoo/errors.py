@@ -44,7 +44,18 @@ def close_matches(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
     return difflib.get_close_matches(name, list(choices), n=n, cutoff=0.6)
 
 
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """`` (did you mean a, b?)`` or an empty string."""
-    matches = close_matches(name, choices)
-    return f" (did you mean {', '.join(matches)}?)" if matches else ""
+def did_you_mean(name: str, choices: Iterable[str], otherwise: str = "", *, n: int = 3, prefix: str = "",
+                 quote: bool = False) -> str:
+    """``did you mean a, b?`` naming the close matches of ``name`` among ``choices``
+    (each written ``prefix + match``, or its repr with ``quote``), else ``otherwise``."""
+    matches = close_matches(name, choices, n=n)
+    if not matches:
+        return otherwise
+    return "did you mean " + ", ".join(prefix + (repr(m) if quote else m) for m in matches) + "?"
+
+
+def first_line(exc: object, limit: int | None = None) -> str:
+    """The first line of an exception's message (cut to ``limit`` characters), or
+    its type's name when the message is empty: what a one-line error quotes."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else type(exc).__name__

@@ -51,7 +51,6 @@ by default):
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import os
@@ -68,10 +67,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from .errors import CheckpointError, ConfigError, UnknownNameError, close_matches
+from .checkpoint import is_refusal, is_tied, read_metadata, tensors_sha256
+from .errors import CheckpointError, ConfigError, did_you_mean, first_line
+from .manifest import MANIFEST, WEIGHTS_DIR, file_sha256, published, published_file, published_names, published_tags
+from .registry import ModelEntry, list_models
 
 __all__ = [
+    # The manifest's names, re-exported: zoo.pretrained is where users look for published weights.
     "MANIFEST",
+    "WEIGHTS_DIR",
     "published",
     "published_names",
     "published_file",
@@ -84,94 +88,12 @@ __all__ = [
 
 log = logging.getLogger("zoo.pretrained")
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-MANIFEST = WEIGHTS_DIR / "manifest.json"
-_MANIFEST_KEYS = ("model", "tag", "file", "sha256", "dataset", "metric", "value")
 _SHA_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 _PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".pkl", ".ckpt")
 
 # torchvision builds these with other defaults when it loads its weights.
 _TORCHVISION_KWARGS: dict[str, dict[str, Any]] = {"googlenet": {"transform_input": True}}
 _IMAGENET_MEAN, _IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-
-
-# ---------------------------------------------------------------------------------
-# The manifest of published weights
-# ---------------------------------------------------------------------------------
-_manifest_cache: dict[str, Any] = {"key": None, "entries": {}}
-
-
-def _read_manifest() -> dict[str, dict[str, Any]]:
-    try:
-        stat = MANIFEST.stat()
-    except FileNotFoundError:
-        return {}
-    key = (stat.st_mtime_ns, stat.st_size)
-    if _manifest_cache["key"] == key:
-        return _manifest_cache["entries"]
-    try:
-        records = json.loads(MANIFEST.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{MANIFEST} is not valid JSON ({exc})") from None
-    if isinstance(records, dict):
-        records = records.get("weights", [])
-    entries: dict[str, dict[str, Any]] = {}
-    for record in records:
-        missing = [k for k in _MANIFEST_KEYS if k not in record]
-        if missing:
-            raise CheckpointError(f"{MANIFEST}: entry {record.get('model')}.{record.get('tag')} lacks {', '.join(missing)}")
-        entries[f"{record['model']}.{record['tag']}"] = dict(record)
-    _manifest_cache.update(key=key, entries=entries)
-    return entries
-
-
-def published() -> dict[str, dict[str, Any]]:
-    """Published weights by ``model.tag`` name, each its manifest entry
-    (model, tag, file, sha256, dataset, metric, value, config, command, epochs, notes)."""
-    return {name: dict(entry) for name, entry in _read_manifest().items()}
-
-
-def published_names() -> list[str]:
-    """Sorted ``model.tag`` names of the published weights."""
-    return sorted(_read_manifest())
-
-
-def _published_tags(model: str) -> list[str]:
-    return [e["tag"] for e in _read_manifest().values() if e["model"] == model]
-
-
-def published_file(name: str) -> Path:
-    """The checked file of the published weights ``name`` (``lenet5.mnist``)."""
-    entries = _read_manifest()
-    if name not in entries:
-        matches = close_matches(name, entries)
-        hint = f"did you mean {', '.join(matches)}?" if matches else "see `zoo list --pretrained`"
-        raise UnknownNameError(f"no published weights named {name!r} ({hint})")
-    entry = entries[name]
-    path = WEIGHTS_DIR / entry["file"]
-    if not path.is_file():
-        raise CheckpointError(f"published weights {name}: {path} is missing from the installed package")
-    digest = file_sha256(path)
-    if digest != entry["sha256"].lower():
-        raise CheckpointError(f"published weights {name}: {path} has sha256 {digest[:16]}..., "
-                              f"the manifest says {entry['sha256'][:16]}... (corrupt or edited file)")
-    return path
-
-
-_sha_cache: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: str | Path) -> str:
-    path = Path(path)
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    if key not in _sha_cache:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        _sha_cache[key] = h.hexdigest()
-    return _sha_cache[key]
 
 
 # ---------------------------------------------------------------------------------
@@ -192,25 +114,18 @@ def zoo_home() -> Path:
     return Path(os.environ.get("ZOO_HOME") or Path.home() / ".cache" / "zoo").expanduser()
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:200] if lines else type(exc).__name__
-
-
 def _torch_load(path: Path) -> Any:
     """``torch.load(weights_only=True)`` with every failure as one CheckpointError line."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        from .checkpoint import _is_refusal
-
-        reason = _first_line(exc)
-        if _is_refusal(exc):
+        reason = first_line(exc, 200)
+        if is_refusal(exc):
             raise CheckpointError(f"{path} refused: it carries a pickle payload beyond tensors and plain "
                                   "containers; nothing in it was run") from None
         raise CheckpointError(f"{path} is not a readable weights file (corrupt or truncated: {reason})") from None
     except Exception as exc:
-        raise CheckpointError(f"{path} is not a readable weights file (corrupt or truncated: {_first_line(exc)})") from None
+        raise CheckpointError(f"{path} is not a readable weights file (corrupt or truncated: {first_line(exc, 200)})") from None
 
 
 def _as_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
@@ -236,18 +151,16 @@ def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, An
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from .checkpoint import read_metadata
-
     try:
         with safe_open(str(path), framework="pt") as fh:
             has_meta = "zoo" in (fh.metadata() or {})
     except Exception as exc:
-        raise CheckpointError(f"{path} is not a readable safetensors file ({_first_line(exc)})") from None
+        raise CheckpointError(f"{path} is not a readable safetensors file ({first_line(exc, 200)})") from None
     meta = read_metadata(path) if has_meta else {}
     try:
         state = load_file(str(path), device="cpu")
     except Exception as exc:
-        raise CheckpointError(f"cannot read tensors of {path} ({_first_line(exc)})") from None
+        raise CheckpointError(f"cannot read tensors of {path} ({first_line(exc, 200)})") from None
     return state, meta
 
 
@@ -258,8 +171,6 @@ def _from_file(path: Path, description: str | None = None) -> Source:
     if path.suffix == ".safetensors":
         state, meta = _read_safetensors(path)
         if meta:
-            from .checkpoint import tensors_sha256
-
             if meta.get("sha256") and tensors_sha256(state) != meta["sha256"]:
                 raise CheckpointError(f"{path}: tensors do not match the sha256 in its metadata (corrupt or edited file)")
             return Source(state, description, meta, dict(meta.get("model_kwargs") or {}))
@@ -277,22 +188,22 @@ def _from_torchvision(name: str, *, progress: bool = True) -> Source:
     try:
         weights = tvm.get_model_weights(name).DEFAULT
     except (ValueError, KeyError):
-        tv = sorted(n for n in tvm.list_models(module=tvm) if n in _zoo_names())
+        tv = sorted(n for n in tvm.list_models(module=tvm) if n in set(list_models()))
         raise ConfigError(f"pretrained='torchvision': torchvision has no weights for {name!r} "
                           f"(models named like torchvision's: {', '.join(tv)})") from None
     cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urllib.parse.urlparse(weights.url).path)
     try:
         state = weights.get_state_dict(progress=progress, check_hash=True, weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"torchvision weights {cached} refused or corrupt ({_first_line(exc)}); delete the file") from None
+        raise CheckpointError(f"torchvision weights {cached} refused or corrupt ({first_line(exc, 200)}); delete the file") from None
     except RuntimeError as exc:
         if "hash" in str(exc).lower():  # torch.hub already deleted the bad download
-            raise CheckpointError(f"torchvision weights for {name}: download failed its hash check ({_first_line(exc)})") from None
-        raise CheckpointError(f"torchvision weights {cached} are unreadable ({_first_line(exc)}); delete the file") from None
+            raise CheckpointError(f"torchvision weights for {name}: download failed its hash check ({first_line(exc, 200)})") from None
+        raise CheckpointError(f"torchvision weights {cached} are unreadable ({first_line(exc, 200)}); delete the file") from None
     except (urllib.error.URLError, OSError) as exc:
         raise CheckpointError(
             f"torchvision weights for {name} ({weights}) are not in the torch hub cache and cannot be downloaded "
-            f"({_first_line(getattr(exc, 'reason', None) or exc)}); put {os.path.basename(str(cached))} from {weights.url} into {cached.parent}"
+            f"({first_line(getattr(exc, 'reason', None) or exc, 200)}); put {os.path.basename(str(cached))} from {weights.url} into {cached.parent}"
         ) from None
     meta = {
         "dataset": "imagenet-1k",
@@ -341,7 +252,7 @@ def fetch_url(url: str, *, progress: bool = False) -> Path:
                         h.update(chunk)
                         out.write(chunk)
             except (urllib.error.URLError, OSError, ValueError) as exc:
-                raise CheckpointError(f"cannot download {base} ({_first_line(getattr(exc, 'reason', exc))})") from None
+                raise CheckpointError(f"cannot download {base} ({first_line(getattr(exc, 'reason', exc), 200)})") from None
         digest = h.hexdigest()
         if digest != sha:
             raise CheckpointError(f"{base}: sha256 of the download is {digest[:16]}..., expected {sha[:16]}...; "
@@ -354,10 +265,10 @@ def fetch_url(url: str, *, progress: bool = False) -> Path:
     return path
 
 
-def load_state_source(entry: Any, pretrained: Any, *, progress: bool = True) -> Source:
+def load_state_source(entry: ModelEntry, pretrained: Any, *, progress: bool = True) -> Source:
     """Resolve ``pretrained`` for the model ``entry`` to its tensors and metadata."""
     name = entry.name
-    tags = _published_tags(name)
+    tags = published_tags(name)
     if pretrained is True:
         if tags:
             pretrained = tags[0]
@@ -381,15 +292,10 @@ def load_state_source(entry: Any, pretrained: Any, *, progress: bool = True) -> 
     if path.exists() or path.suffix in (".safetensors", *_PICKLE_SUFFIXES) or os.sep in pretrained:
         return _from_file(path)
     forms = [*(repr(t) for t in tags), *(["'torchvision'"] if _has_torchvision_weights(name) else [])]
-    hint = f"did you mean {', '.join(close_matches(pretrained, tags))}? " if close_matches(pretrained, tags) else ""
+    hint = did_you_mean(pretrained, tags)
+    hint = f"{hint} " if hint else ""
     raise ConfigError(f"pretrained={pretrained!r} for {name}: {hint}not a published tag, file or URL "
                       f"(available: {', '.join(forms) or 'none published'}; a file; or URL#sha256=<hex>)")
-
-
-def _zoo_names() -> set[str]:
-    from .registry import list_models
-
-    return set(list_models())
 
 
 def _has_torchvision_weights(name: str) -> bool:
@@ -421,12 +327,10 @@ def adapt_first_conv(weight: torch.Tensor, in_chans: int) -> torch.Tensor:
     return out * (c / in_chans)
 
 
-def _model_shapes(entry: Any, kwargs: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+def _model_shapes(entry: ModelEntry, kwargs: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     """State-dict shapes of the architecture at ``kwargs``, without allocating it."""
-    from .registry import create_model
-
     with torch.device("meta"):
-        model = create_model(entry.name, **kwargs)
+        model = entry.build(**kwargs)
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
@@ -463,7 +367,7 @@ def _names(keys: list[str]) -> str:
 
 
 def load_pretrained(
-    entry: Any,
+    entry: ModelEntry,
     pretrained: Any,
     *,
     num_classes: int | None = None,
@@ -472,9 +376,6 @@ def load_pretrained(
     **kwargs: Any,
 ) -> nn.Module:
     """Build ``entry``'s model with pretrained weights (see the module docstring)."""
-    from .checkpoint import _is_tied
-    from .registry import create_model
-
     source = load_state_source(entry, pretrained, progress=progress)
     label = f"{entry.name} ({source.description})"
     if source.meta.get("model") and source.meta["model"] != entry.name:
@@ -501,7 +402,7 @@ def load_pretrained(
         target["num_classes"] = num_classes
     if in_chans is not None:
         target["in_chans"] = in_chans
-    model = create_model(entry.name, **target)
+    model = entry.build(**target)
     want_classes = target.get("num_classes", defaults.get("num_classes"))
     want_chans = target.get("in_chans", defaults.get("in_chans"))
 
@@ -533,7 +434,7 @@ def load_pretrained(
         notes.append(f"weights of {', '.join(absent)} dropped (not in this configuration)")
 
     result = model.load_state_dict(state, strict=False)
-    missing = [k for k in result.missing_keys if k not in heads and not _is_tied(model, k, state)]
+    missing = [k for k in result.missing_keys if k not in heads and not is_tied(model, k, state)]
     unexpected = list(result.unexpected_keys)
     if missing or unexpected:
         parts = []
@@ -560,86 +461,3 @@ def load_pretrained(
 
 def _kwargs_text(kwargs: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-
-
-# ---------------------------------------------------------------------------------
-# Publishing (maintainers): python -m zoo.pretrained RUN_DIR TAG --config ... --command ...
-# ---------------------------------------------------------------------------------
-_PRIMARY_METRIC = {"classification": "acc1", "lm": "bpc", "regression": "mse", "frames": "mse"}
-
-
-def publish(
-    run_dir: str | Path,
-    tag: str,
-    *,
-    config: str,
-    command: str,
-    data_root: str,
-    notes: str = "",
-    metric: str | None = None,
-) -> dict[str, Any]:
-    """Copy a run's ``best.safetensors`` into ``zoo/weights/<model>.<tag>.safetensors``,
-    evaluate it with ``zoo eval`` on ``data_root`` and record it in the manifest."""
-    import shutil
-
-    from .checkpoint import atomic_write, atomic_write_text, read_metadata
-    from .engine.evaluate import evaluate_checkpoint
-
-    run_dir = Path(run_dir)
-    best = run_dir / "best.safetensors" if run_dir.is_dir() else run_dir
-    meta = read_metadata(best)
-    name = f"{meta['model']}.{tag}"
-    target = WEIGHTS_DIR / f"{name}.safetensors"
-    atomic_write(target, lambda p: shutil.copyfile(best, p))
-    result = evaluate_checkpoint(str(target), overrides=[f"data.root={data_root}"], quiet=True,
-                                 out=tempfile.mkdtemp(prefix="zoo-publish-"))
-    metric = metric or _PRIMARY_METRIC.get(meta.get("task", "classification"), "loss")
-    summary_path = (best.parent / "summary.json")
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    record = {
-        "model": meta["model"],
-        "tag": tag,
-        "file": target.name,
-        "sha256": file_sha256(target),
-        "dataset": result["dataset"],
-        "metric": metric,
-        "value": result["metrics"][metric],
-        "metrics": result["metrics"],
-        "config": config,
-        "command": command,
-        "epochs": summary.get("epochs") or (meta.get("metrics") or {}).get("epoch"),
-        "best_epoch": (meta.get("metrics") or {}).get("epoch"),
-        "train_time_s": round(summary["wall_time_s"], 1) if "wall_time_s" in summary else None,
-        "params": summary.get("params"),
-        "notes": notes,
-    }
-    records = [r for r in (json.loads(MANIFEST.read_text()) if MANIFEST.is_file() else [])
-               if f"{r['model']}.{r['tag']}" != name]
-    records.append(record)
-    records.sort(key=lambda r: (r["model"], r["tag"]))
-    atomic_write_text(MANIFEST, json.dumps(records, indent=2) + "\n")
-    for path in (target, MANIFEST):  # package data: readable by everyone (temp files are created 0600)
-        path.chmod(0o644)
-    return record
-
-
-def _main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m zoo.pretrained", description="publish a run's best weights")
-    p.add_argument("run_dir")
-    p.add_argument("tag")
-    p.add_argument("--config", required=True)
-    p.add_argument("--command", required=True)
-    p.add_argument("--data-root", required=True)
-    p.add_argument("--notes", default="")
-    p.add_argument("--metric")
-    args = p.parse_args(argv)
-    record = publish(args.run_dir, args.tag, config=args.config, command=args.command, data_root=args.data_root,
-                     notes=args.notes, metric=args.metric)
-    print(json.dumps(record, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())

@@ -1,39 +1,46 @@
-"""The model registry: every architecture in the zoo is built through here.
+"""The model registry: every architecture in the zoo is registered, looked up and
+listed here.
 
 A model family registers its public builders with :func:`register_model`::
 
     @register_model(family="lenet", paper="LeCun et al. 1998, ...", input_size=(1, 32, 32))
     def lenet5(*, in_chans: int = 1, num_classes: int = 10, **kwargs) -> LeNet5: ...
 
-and users (and the engine) build them by name with :func:`create_model`.
-Builders take keyword-only arguments; the registry checks a call against the
-builder's signature first, so a typo fails with the accepted names rather than
-somewhere deep inside a constructor.
+and users (and the engine) build them by name with :func:`zoo.create_model`
+(:mod:`zoo.factory`, which adds pretrained weights). Builders take keyword-only
+arguments; :meth:`ModelEntry.build` checks a call against the builder's
+signature first, so a typo fails with the accepted names rather than somewhere
+deep inside a constructor.
+
+The registry imports no model: each family module registers itself when
+imported, and importing :mod:`zoo.models` (which ``import zoo`` does) imports
+every family module. So the registry sits below the models and a new family is
+a new file.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import importlib
 import inspect
-import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from .errors import ConfigError, UnknownNameError, close_matches
+from .errors import ConfigError, UnknownNameError, did_you_mean
+from .manifest import published_names, published_tags
 
 __all__ = [
     "ModelEntry",
     "register_model",
-    "create_model",
     "list_models",
     "model_info",
     "get_model_entry",
+    "is_registered",
     "model_accepts",
+    "count_parameters",
 ]
 
 
@@ -45,8 +52,6 @@ class ModelEntry:
     paper: str
     input_size: tuple[int, ...]
     task: str
-    # Tags of published weights, filled in by zoo.pretrained from its manifest.
-    pretrained_tags: tuple[str, ...] = field(default=())
 
     @property
     def parameters(self) -> dict[str, inspect.Parameter]:
@@ -59,9 +64,31 @@ class ModelEntry:
     def defaults(self) -> dict[str, Any]:
         return {k: p.default for k, p in self.parameters.items() if p.default is not inspect.Parameter.empty}
 
+    def build(self, **kwargs: Any) -> nn.Module:
+        """The builder called with ``kwargs`` (checked against its signature first),
+        randomly initialized; ``model.zoo_config`` records what rebuilds it."""
+        self._check_kwargs(kwargs)
+        try:
+            model = self.builder(**kwargs)
+        except (ValueError, TypeError) as exc:
+            # Builders validate their arguments with ValueError; say which model.
+            raise ConfigError(f"model {self.name!r}: {exc}") from exc
+        # Saved into checkpoints by zoo.save_checkpoint.
+        model.zoo_config = {"name": self.name, "kwargs": _jsonable(kwargs)}
+        return model
+
+    def _check_kwargs(self, kwargs: dict[str, Any]) -> None:
+        params = self.parameters
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return
+        accepted = [k for k, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        for key in kwargs:
+            if key not in params:
+                hint = did_you_mean(key, accepted, f"accepted: {', '.join(accepted)}")
+                raise ConfigError(f"model {self.name!r} has no argument {key!r} ({hint})")
+
 
 _MODELS: dict[str, ModelEntry] = {}
-_LOADED = False
 
 
 def register_model(
@@ -84,29 +111,16 @@ def register_model(
     return decorator
 
 
-def _load_families() -> None:
-    """Import every module of ``zoo.models`` so that their builders register.
-
-    Discovery by package walk means adding a family is adding a file.
-    """
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    from . import models
-
-    for info in pkgutil.iter_modules(models.__path__):
-        importlib.import_module(f"{models.__name__}.{info.name}")
-
-
 def get_model_entry(name: str) -> ModelEntry:
-    _load_families()
     try:
         return _MODELS[name]
     except KeyError:
-        matches = close_matches(name, _MODELS)
-        hint = f"; did you mean {', '.join(matches)}?" if matches else "; see `zoo list`"
-        raise UnknownNameError(f"unknown model {name!r}{hint}") from None
+        hint = did_you_mean(name, _MODELS, "see `zoo list`")
+        raise UnknownNameError(f"unknown model {name!r}; {hint}") from None
+
+
+def is_registered(name: str) -> bool:
+    return name in _MODELS
 
 
 def list_models(pattern: str | None = None, *, pretrained: bool = False) -> list[str]:
@@ -115,10 +129,7 @@ def list_models(pattern: str | None = None, *, pretrained: bool = False) -> list
     With ``pretrained=True`` the list holds the published weights instead, as
     ``model.tag`` names (``lenet5.mnist``).
     """
-    _load_families()
     if pretrained:
-        from .pretrained import published_names
-
         names = published_names()
     else:
         names = list(_MODELS)
@@ -130,62 +141,6 @@ def list_models(pattern: str | None = None, *, pretrained: bool = False) -> list
 def model_accepts(name: str, kwarg: str) -> bool:
     """Whether the builder of ``name`` takes the keyword argument ``kwarg``."""
     return get_model_entry(name).accepts(kwarg)
-
-
-def _check_kwargs(entry: ModelEntry, kwargs: dict[str, Any]) -> None:
-    params = entry.parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return
-    accepted = [k for k, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    for key in kwargs:
-        if key not in params:
-            matches = close_matches(key, accepted)
-            hint = f"did you mean {', '.join(matches)}?" if matches else f"accepted: {', '.join(accepted)}"
-            raise ConfigError(f"model {entry.name!r} has no argument {key!r} ({hint})")
-
-
-def create_model(
-    name: str,
-    *,
-    pretrained: bool | str | None = None,
-    num_classes: int | None = None,
-    in_chans: int | None = None,
-    **kwargs: Any,
-) -> nn.Module:
-    """Build a registered model.
-
-    Args:
-        name: a registered name (``zoo list``), or ``model.tag`` for published weights.
-        pretrained: ``None``/``False`` for random init; a published tag, ``True`` (with
-            ``model.tag`` names), ``"torchvision"``, a local file or an URL (see
-            :mod:`zoo.pretrained`).
-        num_classes: output classes; a pretrained head of another size is replaced.
-        in_chans: input channels; a pretrained first conv is adapted.
-        **kwargs: the builder's own keyword arguments.
-    """
-    if "." in name and name not in _MODELS:
-        # timm-style "resnet20.cifar10": the tag travels in the name.
-        name, tag = name.split(".", 1)
-        if pretrained in (None, True):
-            pretrained = tag if pretrained else None
-    entry = get_model_entry(name)
-    if pretrained:
-        from .pretrained import load_pretrained
-
-        return load_pretrained(entry, pretrained, num_classes=num_classes, in_chans=in_chans, **kwargs)
-    if num_classes is not None:
-        kwargs["num_classes"] = num_classes
-    if in_chans is not None:
-        kwargs["in_chans"] = in_chans
-    _check_kwargs(entry, kwargs)
-    try:
-        model = entry.builder(**kwargs)
-    except (ValueError, TypeError) as exc:
-        # Builders validate their arguments with ValueError; say which model.
-        raise ConfigError(f"model {entry.name!r}: {exc}") from exc
-    # What rebuilds this architecture: saved into checkpoints by zoo.save_checkpoint.
-    model.zoo_config = {"name": entry.name, "kwargs": _jsonable(kwargs)}
-    return model
 
 
 def _jsonable(value: Any) -> Any:
@@ -214,13 +169,6 @@ def model_info(name: str) -> dict[str, Any]:
         "task": entry.task,
         "params": count_parameters(model),
         "defaults": {k: v for k, v in entry.defaults().items()},
-        "pretrained": [f"{entry.name}.{t}" for t in _published_tags(entry.name)],
+        "pretrained": [f"{entry.name}.{t}" for t in published_tags(entry.name)],
     }
 
-
-def _published_tags(name: str) -> list[str]:
-    try:
-        from .pretrained import published_names
-    except ImportError:  # before the pretrained module exists
-        return []
-    return [n.split(".", 1)[1] for n in published_names() if n.split(".", 1)[0] == name]

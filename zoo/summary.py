@@ -24,17 +24,17 @@ import sys
 import types
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional, Union
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .errors import ConfigError
+from .errors import ConfigError, first_line
 
 __all__ = ["LayerInfo", "Summary", "summary", "layer_kind"]
 
-InputSize = Union[Sequence[int], Sequence[Sequence[int]]]
+InputSize = Sequence[int] | Sequence[Sequence[int]]
 
 # Layers whose row adds nothing to a table of shapes and parameters (see module docstring).
 _FOLDED_KINDS = frozenset({"ACT", "DROP", "FLAT", "ID"})
@@ -80,7 +80,7 @@ class LayerInfo:
     name: str  # qualified module name, e.g. "features.0"
     type: str  # class name, e.g. "Conv2d"
     kind: str  # textbook label, see layer_kind
-    output_shape: Optional[tuple[int, ...]]  # of the first output tensor, batch dim removed; None if not run
+    output_shape: tuple[int, ...] | None  # of the first output tensor, batch dim removed; None if not run
     activations: int  # elements of all output tensors of one sample
     params: int  # parameters held by this module itself (not its children)
     trainable_params: int
@@ -104,7 +104,7 @@ class Summary:
     trainable_params: int
     flops: int  # whole forward pass, one sample
     folded: int = 0  # parameter-free elementwise rows left out
-    output_shape: Optional[tuple[int, ...]] = None
+    output_shape: tuple[int, ...] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -211,12 +211,12 @@ def _normalize_sizes(input_size: InputSize) -> list[tuple[int, ...]]:
 
 def summary(
     model: nn.Module,
-    input_size: Optional[InputSize] = None,
+    input_size: InputSize | None = None,
     *,
     batch_size: int = 1,
-    device: Union[str, torch.device] = "cpu",
+    device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
-    input_data: Optional[Union[Tensor, Sequence[Tensor]]] = None,
+    input_data: Tensor | Sequence[Tensor] | None = None,
     all_layers: bool = False,
 ) -> Summary:
     """Trace one forward pass of ``model`` and tabulate its layers.
@@ -289,8 +289,7 @@ def summary(
             output = model(*inputs)
     except (RuntimeError, ValueError, TypeError, IndexError) as exc:
         shapes = ", ".join(_shape_text(s) for s in sizes)
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{type(model).__name__} cannot take an input of size {shapes}: {first_line}") from exc
+        raise ConfigError(f"{type(model).__name__} cannot take an input of size {shapes}: {first_line(exc)}") from exc
     finally:
         for h in handles:
             h.remove()
@@ -311,7 +310,7 @@ def summary(
         children = sum(module_flops(f"{name}.{c}" if name else c) for c, _ in module.named_children())
         return max(total - children, 0)
 
-    def row(module: nn.Module, info: Optional[dict[str, Any]]) -> LayerInfo:
+    def row(module: nn.Module, info: dict[str, Any] | None) -> LayerInfo:
         params = list(module.parameters(recurse=False))
         return LayerInfo(
             name=names[module],

@@ -29,8 +29,8 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError
-from . import register_dataset
 from .core import BatchLoader, DataBundle, DataInfo, Normalize, TensorLoader, epoch_generator, seed_of, split_indices
+from .registry import register_dataset
 from .vision import MNIST_STATS, load_mnist
 
 __all__ = ["adding", "copy", "seq_mnist", "moving_mnist", "MovingMNISTLoader", "adding_problem", "copy_task", "render_moving_digits"]

@@ -25,9 +25,12 @@ from typing import Any, Literal
 
 import yaml
 
-from ..errors import ConfigError, close_matches
+from ..data.core import default_root
+from ..errors import ConfigError, did_you_mean, first_line
 
 __all__ = [
+    "merge",
+    "load_yaml",
     "Config",
     "ModelConfig",
     "DataConfig",
@@ -75,8 +78,6 @@ class DataConfig:
 
     @property
     def root_path(self) -> Path:
-        from ..data.core import default_root
-
         return Path(self.root).expanduser() if self.root else default_root()
 
 
@@ -213,7 +214,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = getattr(exc, "problem", None) or first_line(exc)
         if "python/" in str(exc):
             problem = f"unsafe YAML tag refused ({problem})"
         raise ConfigError(f"YAML error in {where}: {problem}") from None
@@ -224,7 +225,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` laid over ``base``, section by section (neither is changed)."""
     out = copy.deepcopy(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
@@ -232,13 +234,14 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
             if key == "model" and "name" in value and value["name"] != out[key].get("name"):
                 out[key] = copy.deepcopy(value)
             else:
-                out[key] = _merge(out[key], value)
+                out[key] = merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
 
 
-def _load_with_bases(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+def load_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A YAML config as a plain dict, its ``_base_`` files merged under it."""
     path = path.resolve()
     if path in seen:
         raise ConfigError(f"_base_ cycle: {' -> '.join(str(p) for p in (*seen, path))}")
@@ -252,8 +255,8 @@ def _load_with_bases(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ConfigError(f"_base_ in {path} must be a path or a list of paths")
     merged: dict[str, Any] = {}
     for base in bases:
-        merged = _merge(merged, _load_with_bases(path.parent / base, (*seen, path)))
-    return _merge(merged, data)
+        merged = merge(merged, load_yaml(path.parent / base, (*seen, path)))
+    return merge(merged, data)
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -280,9 +283,9 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
-    data = _load_with_bases(Path(path)) if path is not None else {}
+    data = load_yaml(Path(path)) if path is not None else {}
     if overrides:
-        data = _merge(data, parse_overrides(overrides))
+        data = merge(data, parse_overrides(overrides))
     return config_from_dict(data)
 
 
@@ -292,8 +295,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
 def config_from_dict(data: dict[str, Any]) -> Config:
     unknown = [k for k in data if k not in _SECTIONS]
     for key in unknown:
-        matches = close_matches(key, _SECTIONS)
-        hint = f"did you mean {matches[0]}?" if matches else f"sections: {', '.join(_SECTIONS)}"
+        hint = did_you_mean(key, _SECTIONS, f"sections: {', '.join(_SECTIONS)}", n=1)
         raise ConfigError(f"unknown config section {key!r} ({hint})")
     sections = {}
     for name, cls in _SECTIONS.items():
@@ -317,8 +319,7 @@ def _build_section(section: str, cls: type, raw: dict[str, Any]) -> Any:
             if open_field is not None:
                 extra[key] = value
                 continue
-            matches = close_matches(key, known)
-            hint = f"did you mean {section}.{matches[0]}?" if matches else f"{section} keys: {', '.join(known)}"
+            hint = did_you_mean(key, known, f"{section} keys: {', '.join(known)}", n=1, prefix=f"{section}.")
             raise ConfigError(f"unknown key {section}.{key} ({hint})")
         f = fields[key]
         values[key] = _coerce(f"{section}.{key}", value, hints[key], f.metadata.get("range"))
@@ -366,8 +367,8 @@ def _coerce(key: str, value: Any, tp: Any, bounds: dict[str, float] | None) -> A
             value = "off" if not value else "on"  # YAML 1.1 reads a bare off/on as a boolean
         if value not in typing.get_args(tp):
             choices = [str(a) for a in typing.get_args(tp)]
-            matches = close_matches(str(value), choices)
-            hint = f" (did you mean {matches[0]!r}?)" if matches else ""
+            hint = did_you_mean(str(value), choices, n=1, quote=True)
+            hint = f" ({hint})" if hint else ""
             raise ConfigError(f"{key} must be one of {', '.join(repr(a) for a in typing.get_args(tp))}, got {value!r}{hint}")
         return value
     if origin in (list, tuple):

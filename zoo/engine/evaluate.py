@@ -2,7 +2,9 @@
 
 The checkpoint says what it needs: the architecture, the dataset and its
 options, the class names and, for text models, the vocabulary, so that the
-evaluation tokenizes exactly as training did.
+evaluation tokenizes exactly as training did. Evaluating a run directory (or a
+file in one) also removes what a run killed mid-write left there
+(:func:`zoo.rundir.clean_leftovers`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from typing import Any
 
 import torch
 
+from .. import rundir
+from ..atomic import atomic_write
 from ..checkpoint import load_checkpoint
 from ..data import build_dataset, get_dataset_entry
 from ..errors import CheckpointError, ConfigError
+from ..manifest import published_file
 from .config import config_from_dict, parse_overrides
 from .runtime import resolve_device
 from .tasks import make_task
@@ -29,9 +34,7 @@ def resolve_checkpoint(ref: str) -> tuple[Path, bool]:
     path = Path(ref)
     if path.exists():
         return path, False
-    if "." in ref and "/" not in ref and not path.suffix in (".safetensors", ".ckpt"):
-        from ..pretrained import published_file
-
+    if "." in ref and "/" not in ref and path.suffix not in (".safetensors", ".ckpt"):
         return published_file(ref), True
     raise CheckpointError(f"checkpoint not found: {ref} (a .safetensors/.ckpt file, a run directory, or a name from `zoo list --pretrained`)")
 
@@ -47,6 +50,10 @@ def evaluate_checkpoint(
     quiet: bool = False,
 ) -> dict[str, Any]:
     path, published = resolve_checkpoint(ref)
+    run = None if published else rundir.run_dir_of(path)
+    if run is not None:
+        # Only stale ones: the run may still be training and writing one right now.
+        rundir.clean_leftovers(run, older_than=rundir.STALE_AFTER_S)
     dev = resolve_device(device)
     model = load_checkpoint(path, map_location=dev)
     meta = model.zoo_meta
@@ -105,8 +112,6 @@ def plot_confusion(matrix: list[list[int]], classes: list[str] | None, path: Pat
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from ..checkpoint import atomic_write
 
     cm = torch.tensor(matrix, dtype=torch.float64)
     n = cm.shape[0]

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
+from ..version import __version__
 
 __all__ = [
     "Dist",
@@ -191,8 +192,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 def versions() -> dict[str, str]:
     import torchvision
-
-    from .. import __version__
 
     return {
         "zoo": __version__,

@@ -2,15 +2,9 @@
 
 ``Trainer(cfg).fit()`` builds the dataset (through the data registry), the
 model (through the model registry), the optimizer and schedule, then trains,
-evaluating every epoch, and writes the run directory::
-
-    runs/<name>/<timestamp>/
-        config.yaml        the resolved config
-        metrics.csv        one row per epoch
-        last.ckpt          full training state, rewritten every epoch (and every
-                           train.ckpt_every_steps steps)
-        best.safetensors   weights + metadata of the best epoch
-        summary.json       final and best metrics, time, device, versions
+evaluating every epoch, and writes the run directory (``config.yaml``,
+``metrics.csv``, ``last.ckpt``, ``best.safetensors``, ``summary.json``; its
+layout and files are :mod:`zoo.rundir`'s).
 
 Everything that can fail on user input (config, dataset, model) is built before
 the run directory exists, so a bad config leaves nothing behind.
@@ -20,27 +14,25 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import csv
-import io
 import json
 import math
 import signal
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch import nn
 
-from ..checkpoint import atomic_write, atomic_write_text, load_state, save_checkpoint, save_state, _unwrap
+from .. import rundir
+from ..checkpoint import load_state, save_checkpoint, unwrap
 from ..data import build_dataset
-from ..errors import CheckpointError, ConfigError, ZooError
-from ..registry import count_parameters, create_model, get_model_entry
-from .config import Config, config_from_dict
+from ..errors import ConfigError, ZooError, first_line
+from ..factory import create_model
+from ..registry import count_parameters, get_model_entry
+from .config import Config, config_from_dict, merge
 from .optim import build_optimizer, build_scheduler
 from .runtime import (
     Dist,
@@ -57,7 +49,8 @@ from .runtime import (
 )
 from .tasks import Task, make_task
 
-__all__ = ["Trainer", "train", "evaluate", "resolve_model_kwargs", "TrainingStopped", "TIMING_COLUMNS"]
+__all__ = ["Trainer", "train", "evaluate", "resolve_model_kwargs", "TrainingStopped", "Interrupted", "TIMING_COLUMNS",
+           "read_resume", "saved_config", "config_differences"]
 
 TIMING_COLUMNS = ("time", "samples_per_s")
 
@@ -193,7 +186,7 @@ class Trainer:
         self.resume_state: dict[str, Any] | None = None
         self.resume_path: Path | None = None
         if resume is not None:
-            self.resume_path, self.resume_state = _read_resume(resume)
+            self.resume_path, self.resume_state = read_resume(resume)
             _check_same_config(self.resume_state["config"], cfg, force)
         self.dist = init_distributed(cfg.train.device)
         self.threads = choose_threads(cfg.train.threads, self.dist)
@@ -266,7 +259,7 @@ class Trainer:
                 self.task.loss(self.model(*inputs), target)
         except (RuntimeError, ValueError, IndexError) as exc:
             raise ZooError(f"model {self.cfg.model.name} does not fit dataset {self.info.name}: "
-                           f"{str(exc).strip().splitlines()[0]}") from None
+                           f"{first_line(exc)}") from None
         finally:
             self.model.train()
 
@@ -280,17 +273,14 @@ class Trainer:
         elif run_dir is not None:
             path = Path(run_dir)
         else:
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            base = Path(self.cfg.run.dir) / self.cfg.run_name
-            path = base / stamp
-            n = 1
-            while path.exists():
-                n += 1
-                path = base / f"{stamp}-{n}"
+            path = rundir.new_run_dir(self.cfg.run.dir, self.cfg.run_name)
         if self.dist.main:
+            if self.resume_state is not None:
+                # What a run killed mid-write left beside its files; the files themselves are whole.
+                rundir.clean_leftovers(path)
             path.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(path / "config.yaml", self.cfg.to_yaml())
-            self._write_metrics(path)
+            rundir.write_config(path, self.cfg.to_yaml())
+            rundir.write_metrics(path, self.rows)
         return path
 
     def _load_resume_state(self, state: dict[str, Any]) -> None:
@@ -325,7 +315,7 @@ class Trainer:
     def _state(self) -> dict[str, Any]:
         return {
             "format": "zoo.train.v1",
-            "model": _unwrap(self.model).state_dict(),
+            "model": unwrap(self.model).state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
@@ -369,27 +359,9 @@ class Trainer:
         state = self._state()  # all ranks join the RNG gather
         if not self.dist.main:
             return
-        save_state(state, self.run_dir / "last.ckpt")
-        keep = self.cfg.train.keep_last
-        if keep:
-            snap = self.run_dir / f"ckpt-e{self.pos.epoch:04d}-s{self.pos.step:08d}.ckpt"
-            atomic_write(snap, lambda p: p.write_bytes((self.run_dir / "last.ckpt").read_bytes()))
-            for old in sorted(self.run_dir.glob("ckpt-e*-s*.ckpt"))[:-keep]:
-                old.unlink(missing_ok=True)
-
-    def _write_metrics(self, path: Path | None = None) -> None:
-        path = path or self.run_dir
-        if not self.rows:
-            return
-        columns: list[str] = []
-        for row in self.rows:
-            columns += [k for k in row if k not in columns]
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        for row in self.rows:
-            writer.writerow({k: _fmt(row.get(k, "")) for k in columns})
-        atomic_write_text(path / "metrics.csv", buf.getvalue())
+        tc = self.cfg.train
+        rundir.write_last(self.run_dir, lambda p: torch.save(state, p), keep=tc.keep_last, epoch=self.pos.epoch,
+                          step=self.pos.step)
 
     # ------------------------------------------------------------------------------
     # Training
@@ -401,7 +373,7 @@ class Trainer:
         if self._stop_requested:  # second Ctrl-C: stop now
             raise KeyboardInterrupt
         self._stop_requested = True
-        print("\ninterrupt: finishing this step and writing last.ckpt (Ctrl-C again to abort)", file=sys.stderr, flush=True)
+        print(f"\ninterrupt: finishing this step and writing {rundir.LAST} (Ctrl-C again to abort)", file=sys.stderr, flush=True)
 
     def fit(self) -> dict[str, Any]:
         cfg, tc = self.cfg, self.cfg.train
@@ -513,7 +485,7 @@ class Trainer:
     def _check_finite(self, first_bad: torch.Tensor) -> None:
         bad = int(first_bad)
         if bad >= 0:
-            last = self.run_dir / "last.ckpt"
+            last = self.run_dir / rundir.LAST
             kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint had been written yet"
             raise TrainingStopped(
                 f"loss became NaN/Inf at epoch {self.pos.epoch + 1}, step {bad + 1} of {len(self.data.train)}; "
@@ -568,9 +540,9 @@ class Trainer:
             raise ConfigError(f"train.monitor={self.monitor!r} is not a metric of this task "
                               f"(metrics: {', '.join(k for k in eval_metrics if k in self.task.scalar_metrics)})")
         if self.dist.main:
-            self._write_metrics()
+            rundir.write_metrics(self.run_dir, self.rows)
             if improved:
-                save_checkpoint(_unwrap(self.model), self.run_dir / "best.safetensors",
+                save_checkpoint(unwrap(self.model), self.run_dir / rundir.BEST,
                                 **self._meta({**eval_metrics, "epoch": self.pos.epoch}))
             shown = " ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "step", "lr", *TIMING_COLUMNS))
             print(f"epoch {self.pos.epoch}/{tc.epochs} {shown} lr {row['lr']:.3g} "
@@ -599,7 +571,7 @@ class Trainer:
             print("log.tensorboard: tensorboard is not installed (pip install tensorboard); logging to metrics.csv only",
                   file=sys.stderr)
             return None
-        return SummaryWriter(log_dir=str(self.run_dir / "tensorboard"))
+        return SummaryWriter(log_dir=str(self.run_dir / rundir.TENSORBOARD))
 
     def _finish(self, stopped: str | None) -> dict[str, Any]:
         tc = self.cfg.train
@@ -629,25 +601,16 @@ class Trainer:
             "run_dir": str(self.run_dir),
         }
         if self.dist.main:
-            atomic_write_text(self.run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+            rundir.write_summary(self.run_dir, summary)
             shown = " ".join(f"{k} {v:.4f}" for k, v in test.items() if k in self.task.scalar_metrics)
             print(f"test {shown} (best {self.monitor} {self.best if self.best is not None else float('nan'):.4f} "
                   f"at epoch {self.best_epoch}); {summary['wall_time_s']:.1f}s; {self.run_dir}", flush=True)
         return summary
 
 
-def _fmt(value: Any) -> Any:
-    if isinstance(value, float):
-        return repr(value)  # round-trips exactly, so runs can be compared bit for bit
-    return value
-
-
-def _read_resume(resume: str | Path) -> tuple[Path, dict[str, Any]]:
-    path = Path(resume)
-    if path.is_dir():
-        path = path / "last.ckpt"
-    if not path.exists():
-        raise CheckpointError(f"--resume: nothing to resume at {resume} (no such file or run directory with last.ckpt)")
+def read_resume(resume: str | Path) -> tuple[Path, dict[str, Any]]:
+    """The ``.ckpt`` that ``--resume resume`` continues from, and the state it holds."""
+    path = rundir.resume_file(resume)
     return path, load_state(path)
 
 
@@ -678,9 +641,7 @@ def train(cfg: Config | dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     return Trainer(cfg, **kwargs).fit()
 
 
-def _merge_saved_config(resume: str | Path, overrides: dict[str, Any]) -> Config:
+def saved_config(resume: str | Path, overrides: dict[str, Any]) -> Config:
     """The config stored in a run's last.ckpt, with command-line overrides applied."""
-    from .config import _merge
-
-    _, state = _read_resume(resume)
-    return config_from_dict(_merge(state["config"], overrides))
+    _, state = read_resume(resume)
+    return config_from_dict(merge(state["config"], overrides))

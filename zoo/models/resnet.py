@@ -16,7 +16,7 @@ Two families live here:
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -63,7 +63,7 @@ class BasicBlock(nn.Module):
     expansion = 1
 
     def __init__(
-        self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None
+        self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
     ) -> None:
         super().__init__()
         # The first convolution carries the stride, like the shortcut, so both halves agree in size.
@@ -92,7 +92,7 @@ class Bottleneck(nn.Module):
     expansion = 4
 
     def __init__(
-        self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None
+        self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
     ) -> None:
         super().__init__()
         self.conv1 = conv1x1(inplanes, planes)
@@ -116,7 +116,7 @@ class Bottleneck(nn.Module):
         return self.relu(out)
 
 
-Block = Union[type[BasicBlock], type[Bottleneck]]
+Block = type[BasicBlock] | type[Bottleneck]
 
 
 def _init_resnet(model: nn.Module, *, zero_init_residual: bool, conv_mode: Literal["fan_in", "fan_out"]) -> None:

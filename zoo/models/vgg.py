@@ -9,7 +9,7 @@ scratch without the paper's stage-wise initialization from shallower nets.
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 import torch
 from torch import nn
@@ -21,7 +21,7 @@ __all__ = ["VGG", "make_layers", "CONFIGS"] + [f"vgg{d}{bn}" for d in (11, 13, 1
 Stem = Literal["imagenet", "small"]
 
 # Output channels of each 3x3 convolution, "M" a 2x2 stride-2 max-pool (paper, Table 1).
-CONFIGS: dict[str, list[Union[int, str]]] = {
+CONFIGS: dict[str, list[int | str]] = {
     "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
@@ -30,7 +30,7 @@ CONFIGS: dict[str, list[Union[int, str]]] = {
 
 
 def make_layers(
-    cfg: list[Union[int, str]], *, in_chans: int = 3, batch_norm: bool = False, ceil_mode: bool = False
+    cfg: list[int | str], *, in_chans: int = 3, batch_norm: bool = False, ceil_mode: bool = False
 ) -> nn.Sequential:
     """The convolutional trunk as one flat ``nn.Sequential``.
 
@@ -70,7 +70,7 @@ class VGG(nn.Module):
 
     def __init__(
         self,
-        cfg: list[Union[int, str]],
+        cfg: list[int | str],
         *,
         batch_norm: bool = False,
         num_classes: int = 1000,
