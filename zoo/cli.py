@@ -19,6 +19,7 @@ import importlib
 import importlib.util
 import json
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2, default=str))
         return 0
     for key, value in info.items():
+        if key == "notes":
+            if value:
+                print(textwrap.fill(value, width=100, initial_indent=f"{key:12s} ", subsequent_indent=" " * 13))
+            continue
         if key == "params":
             value = f"{value:,}"
         elif key == "input_size":
