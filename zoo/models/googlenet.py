@@ -476,5 +476,6 @@ def googlenet_2015(
     """GoogLeNet as published in 2015: 13,378,280 parameters with the auxiliary heads
     (the default), 6,998,552 without; see :class:`GoogLeNet2015`."""
     return GoogLeNet2015(
-        num_classes=num_classes, in_chans=in_chans, aux_logits=aux_logits, dropout=dropout, dropout_aux=dropout_aux,
+        num_classes=num_classes, in_chans=in_chans, aux_logits=aux_logits,
+        dropout=dropout, dropout_aux=dropout_aux,
     )

@@ -177,8 +177,10 @@ class SparseConv2d(nn.Module):
         for k in self.fan_ins:
             maps = [j for j, inputs in enumerate(self.table) if len(inputs) == k]
             order += maps
-            self.register_buffer(f"index{k}", torch.tensor([i for j in maps for i in self.table[j]]), persistent=False)
-            self.register_parameter(f"weight{k}", nn.Parameter(torch.empty(len(maps), k, kernel_size, kernel_size)))
+            gather = torch.tensor([i for j in maps for i in self.table[j]])
+            self.register_buffer(f"index{k}", gather, persistent=False)
+            weight = torch.empty(len(maps), k, kernel_size, kernel_size)
+            self.register_parameter(f"weight{k}", nn.Parameter(weight))
             self.register_parameter(f"bias{k}", nn.Parameter(torch.empty(len(maps))))
         # Where each output map sits in the concatenation of the groups' outputs.
         self.register_buffer("position", torch.tensor(order).argsort(), persistent=False)
@@ -331,7 +333,8 @@ class LeNet5_1998(nn.Module):
         if size == (28, 28):
             x = F.pad(x, (2, 2, 2, 2), mode="replicate")
         elif size != (32, 32):
-            raise ValueError(f"LeNet-5 (1998) takes 32x32 (or 28x28, padded by 2) inputs, got {size[0]}x{size[1]}")
+            raise ValueError(f"LeNet-5 (1998) takes 32x32 (or 28x28, padded by 2) inputs, "
+                             f"got {size[0]}x{size[1]}")
         return self.features(x)
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
