@@ -316,3 +316,26 @@ def test_big_variants_learn_in_a_few_steps(name, size, make_optimizer):
         loss.backward()
         opt.step()
     assert eval_loss() < before
+
+
+# ---------------------------------------------------------------------------------
+# zoo info / zoo summary
+# ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("name, twin", [("lenet5_1998", "lenet5"), ("alexnet_2012", "alexnet"),
+                                        ("googlenet_2015", "googlenet")])
+def test_zoo_info_says_how_each_differs_from_its_twin(name, twin, capsys):
+    from zoo.cli import main
+
+    assert twin in zoo.model_info(name)["notes"]
+    assert zoo.model_info(twin)["notes"] == ""
+    assert main(["info", name]) == 0
+    out = capsys.readouterr().out
+    assert "notes" in out and f"{twin} is" in " ".join(out.split())
+
+
+def test_zoo_summary_cli_on_lenet5_1998(capsys):
+    from zoo.cli import main
+
+    assert main(["summary", "lenet5_1998"]) == 0
+    out = capsys.readouterr().out
+    assert "Trainable params:      60,000" in out and "SparseConv2d" in out and "RBF" in out
