@@ -279,8 +279,8 @@ class LeNet5_1998(nn.Module):
       border is background, whatever the normalization); the paper padded with
       background. The input scaling is the dataset's (mean 0, unit variance), not the
       paper's -0.1 background / 1.175 ink, which gives about the same statistics.
-    * Training (stochastic diagonal Levenberg-Marquardt, 20 passes) is the engine's,
-      set in configs/lenet5_1998_mnist.yaml.
+    * The paper trained online with stochastic diagonal Levenberg-Marquardt for 20
+      passes; here training is the engine's (Adam, configs/lenet5_1998_mnist.yaml).
 
     Interface: ``forward_features`` gives the S4 maps (16x5x5); ``forward_head`` runs
     C5, F6 and the output, and with ``pre_logits=True`` stops at F6's 84 outputs.
