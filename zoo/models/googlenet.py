@@ -329,8 +329,9 @@ class GoogLeNet2015(nn.Module):
     ``train.aux_weight`` (0.3, section 5); in eval mode it returns the logits alone.
 
     Parameters with 1000 classes: 6,998,552 without the auxiliary heads, 13,378,280
-    with them (the default, as they train). Table 1 lists about 6.8M; it leaves out
-    biases and rounds.
+    with them (the default, as they train). Table 1's params column adds up to about
+    6.8M: its per-layer figures run a few per cent under exact counts of the same
+    layers (inception 5b: 1,388K listed, 1,444,080 counted with biases).
 
     Departures, where the paper leaves a detail open:
 
