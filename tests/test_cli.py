@@ -56,7 +56,7 @@ def test_cuda_request_without_cuda(capsys, monkeypatch, tmp_path):
 
 def test_list_and_info(capsys):
     assert main(["list", "lenet*"]) == 0
-    assert capsys.readouterr().out.split() == ["lenet5"]
+    assert capsys.readouterr().out.split() == ["lenet5", "lenet5_1998"]
     assert main(["info", "lenet5", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["params"] == 61_706 and info["family"] == "lenet"

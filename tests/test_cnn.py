@@ -247,7 +247,8 @@ def _outputs(out):
     return list(out) if isinstance(out, tuple) else [out]
 
 
-@pytest.mark.parametrize("name", CNNS)
+# The paper-faithful AlexNet and GoogLeNet take their papers' input size only (tests/test_paper_variants.py).
+@pytest.mark.parametrize("name", [n for n in CNNS if model_accepts(n, "stem") or get_model_entry(n).input_size[-1] == 32])
 def test_eval_on_cifar_sized_input(name):
     torch.manual_seed(0)
     model = zoo.create_model(name, **_small_kwargs(name, num_classes=10, in_chans=3)).eval()

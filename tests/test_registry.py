@@ -10,7 +10,7 @@ def test_list_models_sorted_and_filtered():
     names = zoo.list_models()
     assert names == sorted(names)
     assert "lenet5" in names
-    assert zoo.list_models("lenet*") == ["lenet5"]
+    assert zoo.list_models("lenet*") == ["lenet5", "lenet5_1998"]
     assert zoo.list_models("no-such-*") == []
 
 

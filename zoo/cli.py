@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2, default=str))
         return 0
     for key, value in info.items():
+        if key == "notes":
+            if value:
+                print(textwrap.fill(value, width=100, initial_indent=f"{key:12s} ", subsequent_indent=" " * 13))
+            continue
         if key == "params":
             value = f"{value:,}"
         elif key == "input_size":

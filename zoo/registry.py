@@ -52,6 +52,8 @@ class ModelEntry:
     paper: str
     input_size: tuple[int, ...]
     task: str
+    # How the entry departs from its twin (a paper-faithful variant and the modern reading).
+    notes: str = ""
 
     @property
     def parameters(self) -> dict[str, inspect.Parameter]:
@@ -98,14 +100,18 @@ def register_model(
     input_size: tuple[int, ...],
     task: str = "classification",
     name: str | None = None,
+    notes: str = "",
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Class or function decorator that registers a model builder under its name."""
+    """Class or function decorator that registers a model builder under its name.
+
+    ``notes`` is a short text for ``zoo info``: what sets the entry apart from its twin.
+    """
 
     def decorator(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         key = name or fn.__name__
         if key in _MODELS and _MODELS[key].builder is not fn:
             raise ValueError(f"model {key!r} is registered twice")
-        _MODELS[key] = ModelEntry(key, fn, family, paper, tuple(input_size), task)
+        _MODELS[key] = ModelEntry(key, fn, family, paper, tuple(input_size), task, notes)
         return fn
 
     return decorator
@@ -156,7 +162,8 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def model_info(name: str) -> dict[str, Any]:
-    """Family, paper, default input size, task and parameter count at defaults."""
+    """Family, paper, default input size, task, parameter count at defaults, and the
+    entry's notes (how it differs from its twin; empty for most)."""
     entry = get_model_entry(name)
     # The meta device allocates no storage, so even VGG-19 costs nothing to count.
     with torch.device("meta"):
@@ -170,5 +177,6 @@ def model_info(name: str) -> dict[str, Any]:
         "params": count_parameters(model),
         "defaults": {k: v for k, v in entry.defaults().items()},
         "pretrained": [f"{entry.name}.{t}" for t in published_tags(entry.name)],
+        "notes": entry.notes,
     }
 

@@ -43,8 +43,11 @@ _FOLDED_KINDS = frozenset({"ACT", "DROP", "FLAT", "ID"})
 def layer_kind(module: nn.Module) -> str:
     """The textbook label of a layer: CONV, POOL, FC, NORM, ACT, DROP, RNN, EMBED, ...
 
-    Falls back to the class name in capitals for anything else.
+    A model's own layer may say which it is with a class attribute ``summary_kind``;
+    anything else falls back to its class name in capitals.
     """
+    if isinstance(getattr(type(module), "summary_kind", None), str):
+        return type(module).summary_kind
     m = nn.modules
     if isinstance(module, m.conv._ConvNd):
         return "CONV"

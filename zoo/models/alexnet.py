@@ -10,14 +10,16 @@ normalization (it was dropped once it was found to add nothing with ReLUs).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..registry import register_model
 
-__all__ = ["AlexNet", "alexnet"]
+__all__ = ["AlexNet", "alexnet", "AlexNet2012", "alexnet_2012"]
 
 Stem = Literal["imagenet", "small"]
 
@@ -109,3 +111,136 @@ def alexnet(
 ) -> AlexNet:
     """AlexNet (61,100,840 parameters at the defaults); ``stem="small"`` for 28-64 px inputs."""
     return AlexNet(num_classes=num_classes, in_chans=in_chans, stem=stem, dropout=dropout)
+
+
+# ---------------------------------------------------------------------------------
+# AlexNet as published
+# ---------------------------------------------------------------------------------
+
+
+def local_response_norm() -> nn.LocalResponseNorm:
+    """Section 3.3: b_i = a_i / (k + alpha * sum_j a_j^2)^beta over the n maps around i,
+    with k = 2, n = 5, alpha = 1e-4, beta = 0.75.
+
+    ``torch.nn.LocalResponseNorm`` divides its ``alpha`` by ``n`` (Caffe's convention,
+    which is why Caffe's AlexNet ends up with alpha/5); the paper does not, so the
+    paper's alpha is passed times n.
+    """
+    n, alpha = 5, 1e-4
+    return nn.LocalResponseNorm(size=n, alpha=n * alpha, beta=0.75, k=2.0)
+
+
+class AlexNet2012(nn.Module):
+    """AlexNet as published: Krizhevsky, Sutskever and Hinton (2012), section 3 and figure 2.
+
+    Five convolutions, 96-256-384-384-256 kernels, and three fully connected layers,
+    4096-4096-classes, with ReLU after each but the last::
+
+        conv1 96 @ 11x11/4 on 227x227x3 -> 55x55  ReLU, LRN, max-pool 3x3/2 -> 27x27
+        conv2 256 @ 5x5 pad 2, 2 groups  -> 27x27  ReLU, LRN, max-pool 3x3/2 -> 13x13
+        conv3 384 @ 3x3 pad 1            -> 13x13  ReLU
+        conv4 384 @ 3x3 pad 1, 2 groups  -> 13x13  ReLU
+        conv5 256 @ 3x3 pad 1, 2 groups  -> 13x13  ReLU, max-pool 3x3/2 -> 6x6
+        fc6 9216 -> 4096, ReLU, dropout 0.5; fc7 4096 -> 4096, ReLU, dropout 0.5; fc8 -> 1000
+
+    The two towers of figure 2 (one per GPU) are the ``groups=2`` of conv2, conv4 and
+    conv5: each half of their kernels reads only the maps of its own tower, while
+    conv3 and the fully connected layers read both. Local response normalization
+    (section 3.3, :func:`local_response_norm`) follows the ReLU of conv1 and conv2, and
+    the pools overlap (3x3 windows, stride 2; section 3.4). Dropout (section 4.2) zeroes
+    the outputs of fc6 and fc7. 60,965,224 parameters with 1000 classes. Weights start
+    from N(0, 0.01); biases of conv2, conv4, conv5, fc6 and fc7 at 1, the others at 0
+    (section 5).
+
+    Departures: none in the network. The input is 227x227, which the layer sizes
+    need (the paper's text says 224x224, which an 11x11 stride-4 convolution cannot
+    map to 55x55); other sizes are refused. The paper's single network is one
+    module here, not split across devices: ``groups=2`` gives the same function.
+    Training (SGD with momentum 0.9, weight decay 5e-4, lr 0.01 divided by 10 on
+    plateaus; PCA colour augmentation) is the engine's business, not the model's.
+
+    Interface: ``forward_features`` gives conv5's pooled 256x6x6 maps; ``forward_head``
+    runs fc6-fc8, and with ``pre_logits=True`` stops at fc7's 4096 outputs (after its
+    dropout); ``get_classifier`` / ``reset_classifier`` are fc8.
+    """
+
+    def __init__(self, *, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+
+        def pool() -> nn.MaxPool2d:
+            return nn.MaxPool2d(kernel_size=3, stride=2)
+
+        self.features = nn.Sequential(OrderedDict([
+            ("conv1", nn.Conv2d(in_chans, 96, kernel_size=11, stride=4)),
+            ("relu1", nn.ReLU(inplace=True)),
+            ("norm1", local_response_norm()),
+            ("pool1", pool()),
+            ("conv2", nn.Conv2d(96, 256, kernel_size=5, padding=2, groups=2)),
+            ("relu2", nn.ReLU(inplace=True)),
+            ("norm2", local_response_norm()),
+            ("pool2", pool()),
+            ("conv3", nn.Conv2d(256, 384, kernel_size=3, padding=1)),
+            ("relu3", nn.ReLU(inplace=True)),
+            ("conv4", nn.Conv2d(384, 384, kernel_size=3, padding=1, groups=2)),
+            ("relu4", nn.ReLU(inplace=True)),
+            ("conv5", nn.Conv2d(384, 256, kernel_size=3, padding=1, groups=2)),
+            ("relu5", nn.ReLU(inplace=True)),
+            ("pool5", pool()),
+        ]))
+        self.fc6 = nn.Linear(256 * 6 * 6, 4096)
+        self.fc7 = nn.Linear(4096, 4096)
+        self.dropout = nn.Dropout(p=dropout)
+        self.fc8: nn.Module = nn.Linear(4096, num_classes) if num_classes else nn.Identity()
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        f = self.features
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.normal_(m.weight, mean=0.0, std=0.01)
+                # Section 5: a positive bias gives the ReLUs positive inputs early on.
+                ones = m in (f.conv2, f.conv4, f.conv5, self.fc6, self.fc7)
+                nn.init.constant_(m.bias, 1.0 if ones else 0.0)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[-2:]) != (227, 227):
+            raise ValueError(f"AlexNet (2012) takes 227x227 inputs, got {x.shape[-2]}x{x.shape[-1]}")
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(x, 1)
+        x = self.dropout(F.relu(self.fc6(x), inplace=True))
+        x = self.dropout(F.relu(self.fc7(x), inplace=True))
+        return x if pre_logits else self.fc8(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc8
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new fc8 for ``num_classes`` (0: none, forward gives fc7's outputs), initialized as in section 5."""
+        self.num_classes = num_classes
+        if num_classes:
+            self.fc8 = nn.Linear(4096, num_classes).to(self.fc7.weight)
+            nn.init.normal_(self.fc8.weight, mean=0.0, std=0.01)
+            nn.init.zeros_(self.fc8.bias)
+        else:
+            self.fc8 = nn.Identity()
+
+
+@register_model(
+    family="alexnet",
+    paper="Krizhevsky et al. 2012, ImageNet classification with deep convolutional neural networks (section 3)",
+    input_size=(3, 227, 227),
+    notes="AlexNet as published; alexnet is torchvision's single-GPU reading (Krizhevsky 2014). Here: "
+          "96-256-384-384-256 kernels instead of 64-192-384-256-256; conv2, conv4 and conv5 split in two "
+          "groups as on the paper's two GPUs; local response normalization (k=2, n=5, alpha=1e-4, "
+          "beta=0.75) after conv1 and conv2; dropout on the outputs of fc6 and fc7; N(0, 0.01) init with "
+          "unit biases; 227x227 input only. 60,965,224 parameters (alexnet: 61,100,840).",
+)
+def alexnet_2012(*, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> AlexNet2012:
+    """AlexNet as published in 2012 (60,965,224 parameters); see :class:`AlexNet2012`."""
+    return AlexNet2012(num_classes=num_classes, in_chans=in_chans, dropout=dropout)

@@ -19,7 +19,10 @@ from torch import Tensor, nn
 
 from ..registry import register_model
 
-__all__ = ["GoogLeNet", "GoogLeNetOutputs", "Inception", "InceptionAux", "BasicConv2d", "googlenet"]
+__all__ = [
+    "GoogLeNet", "GoogLeNetOutputs", "Inception", "InceptionAux", "BasicConv2d", "googlenet",
+    "GoogLeNet2015", "Inception2015", "InceptionAux2015", "googlenet_2015",
+]
 
 Stem = Literal["imagenet", "small"]
 
@@ -244,4 +247,236 @@ def googlenet(
     return GoogLeNet(
         num_classes=num_classes, in_chans=in_chans, stem=stem, aux_logits=aux_logits,
         transform_input=transform_input, dropout=dropout, dropout_aux=dropout_aux,
+    )
+
+
+# ---------------------------------------------------------------------------------
+# GoogLeNet as published
+# ---------------------------------------------------------------------------------
+
+
+class ConvReLU(nn.Module):
+    """Convolution with bias, then ReLU: the paper's layers, before batch norm existed."""
+
+    def __init__(self, in_channels: int, out_channels: int, **kwargs: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, **kwargs)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(self.conv(x), inplace=True)
+
+
+class Inception2015(nn.Module):
+    """The Inception module with dimension reductions (paper, figure 2b): 1x1 | 1x1 ->
+    3x3 | 1x1 -> 5x5 | 3x3 max-pool -> 1x1, concatenated on channels, ReLU after every
+    convolution, reductions included."""
+
+    def __init__(
+        self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int, pool_proj: int
+    ) -> None:
+        super().__init__()
+        self.branch1 = ConvReLU(in_channels, ch1x1, kernel_size=1)
+        self.branch2 = nn.Sequential(
+            ConvReLU(in_channels, ch3x3red, kernel_size=1),
+            ConvReLU(ch3x3red, ch3x3, kernel_size=3, padding=1),
+        )
+        self.branch3 = nn.Sequential(
+            ConvReLU(in_channels, ch5x5red, kernel_size=1),
+            ConvReLU(ch5x5red, ch5x5, kernel_size=5, padding=2),
+        )
+        self.branch4 = nn.Sequential(
+            nn.MaxPool2d(kernel_size=3, stride=1, padding=1),
+            ConvReLU(in_channels, pool_proj, kernel_size=1),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
+
+
+class InceptionAux2015(nn.Module):
+    """Auxiliary classifier of section 5: 5x5/3 average pool (14x14 -> 4x4), 1x1 conv of
+    128 with ReLU, fc 1024 with ReLU, dropout 0.7, linear to the classes."""
+
+    def __init__(self, in_channels: int, num_classes: int, dropout: float = 0.7) -> None:
+        super().__init__()
+        self.pool = nn.AvgPool2d(kernel_size=5, stride=3)
+        self.conv = ConvReLU(in_channels, 128, kernel_size=1)
+        self.fc1 = nn.Linear(128 * 4 * 4, 1024)
+        self.dropout = nn.Dropout(p=dropout)
+        self.fc2: nn.Module = nn.Linear(1024, num_classes) if num_classes else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = torch.flatten(self.conv(self.pool(x)), 1)
+        return self.fc2(self.dropout(F.relu(self.fc1(x), inplace=True)))
+
+
+class GoogLeNet2015(nn.Module):
+    """GoogLeNet as published: Szegedy et al. (2015), section 5, Table 1 and figure 3.
+
+    On a 224x224 input::
+
+        conv1 7x7/2 64 -> 112, max-pool 3x3/2 -> 56, LRN
+        conv2 1x1 64, conv3 3x3 192, LRN, max-pool 3x3/2 -> 28
+        inception 3a, 3b, max-pool 3x3/2 -> 14
+        inception 4a (aux head 1), 4b, 4c, 4d (aux head 2), 4e, max-pool 3x3/2 -> 7
+        inception 5a, 5b, average pool 7x7 -> 1x1x1024, dropout 0.4, linear
+
+    Every convolution has a bias and a ReLU, and there is no batch normalization. The
+    Inception modules (:class:`Inception2015`) have true 5x5 convolutions and Table 1's
+    channel counts. The two auxiliary classifiers (:class:`InceptionAux2015`) run only
+    in training: the forward then returns :class:`GoogLeNetOutputs` ``(logits,
+    aux_logits2, aux_logits1)`` and the engine adds each auxiliary loss with weight
+    ``train.aux_weight`` (0.3, section 5); in eval mode it returns the logits alone.
+
+    Parameters with 1000 classes: 6,998,552 without the auxiliary heads, 13,378,280
+    with them (the default, as they train). Table 1's params column adds up to about
+    6.8M: its per-layer figures run a few per cent under exact counts of the same
+    layers (inception 5b: 1,388K listed, 1,444,080 counted with biases).
+
+    Departures, where the paper leaves a detail open:
+
+    * Local response normalization constants: the paper gives none; these are the
+      BVLC Caffe reference model's (n = 5, alpha = 1e-4 divided by n, beta = 0.75, k = 1),
+      which is ``torch.nn.LocalResponseNorm``'s own convention.
+    * Max-pools round up (Caffe's arithmetic), which gives Table 1's sizes 56, 28, 14, 7.
+    * Initialization (not stated in the paper, trained with DistBelief): that of the
+      Caffe reference, Xavier-uniform (+-sqrt(3 / fan-in)) weights and 0.2 biases on the
+      convolutions, zero biases on the linear layers.
+    * Input is 224x224 only: the 7x7 average pool and the auxiliary heads' fixed 4x4
+      maps need it. Mean subtraction is the dataset's normalization.
+
+    Interface: ``forward_features`` gives 5b's 1024x7x7 maps (in training, the auxiliary
+    heads run only inside ``forward``); ``forward_head`` pools, drops out and classifies,
+    with ``pre_logits=True`` stopping at the 1024 pooled features. ``get_classifier`` is
+    the main linear layer; ``reset_classifier`` replaces it and the auxiliary heads'
+    last layers, which predict the same classes.
+    """
+
+    def __init__(
+        self,
+        *,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        aux_logits: bool = True,
+        dropout: float = 0.4,
+        dropout_aux: float = 0.7,
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.aux_logits = aux_logits
+
+        def pool() -> nn.MaxPool2d:
+            return nn.MaxPool2d(3, stride=2, ceil_mode=True)
+
+        def lrn() -> nn.LocalResponseNorm:
+            return nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=1.0)
+
+        self.conv1 = ConvReLU(in_chans, 64, kernel_size=7, stride=2, padding=3)
+        self.maxpool1 = pool()
+        self.norm1 = lrn()
+        self.conv2 = ConvReLU(64, 64, kernel_size=1)
+        self.conv3 = ConvReLU(64, 192, kernel_size=3, padding=1)
+        self.norm2 = lrn()
+        self.maxpool2 = pool()
+
+        # Table 1: in, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
+        self.inception3a = Inception2015(192, 64, 96, 128, 16, 32, 32)
+        self.inception3b = Inception2015(256, 128, 128, 192, 32, 96, 64)
+        self.maxpool3 = pool()
+        self.inception4a = Inception2015(480, 192, 96, 208, 16, 48, 64)
+        self.inception4b = Inception2015(512, 160, 112, 224, 24, 64, 64)
+        self.inception4c = Inception2015(512, 128, 128, 256, 24, 64, 64)
+        self.inception4d = Inception2015(512, 112, 144, 288, 32, 64, 64)
+        self.inception4e = Inception2015(528, 256, 160, 320, 32, 128, 128)
+        self.maxpool4 = pool()
+        self.inception5a = Inception2015(832, 256, 160, 320, 32, 128, 128)
+        self.inception5b = Inception2015(832, 384, 192, 384, 48, 128, 128)
+
+        self.aux1 = InceptionAux2015(512, num_classes, dropout_aux) if aux_logits else None
+        self.aux2 = InceptionAux2015(528, num_classes, dropout_aux) if aux_logits else None
+
+        self.avgpool = nn.AvgPool2d(7, stride=1)
+        self.dropout = nn.Dropout(p=dropout)
+        self.fc: nn.Module = nn.Linear(1024, num_classes) if num_classes else nn.Identity()
+        self.apply(_init_2015)
+
+    def _features(self, x: Tensor, heads: bool) -> tuple[Tensor, list[Tensor]]:
+        if tuple(x.shape[-2:]) != (224, 224):
+            raise ValueError(f"GoogLeNet (2015) takes 224x224 inputs, got {x.shape[-2]}x{x.shape[-1]}")
+        x = self.norm1(self.maxpool1(self.conv1(x)))
+        x = self.maxpool2(self.norm2(self.conv3(self.conv2(x))))
+        x = self.maxpool3(self.inception3b(self.inception3a(x)))
+        x = self.inception4a(x)
+        aux = [self.aux1(x)] if heads and self.aux1 is not None else []
+        x = self.inception4d(self.inception4c(self.inception4b(x)))
+        if heads and self.aux2 is not None:
+            aux.insert(0, self.aux2(x))
+        x = self.maxpool4(self.inception4e(x))
+        return self.inception5b(self.inception5a(x)), aux
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        return self._features(x, heads=False)[0]
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        x = self.dropout(torch.flatten(self.avgpool(x), 1))
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, x: Tensor) -> Tensor | GoogLeNetOutputs:
+        # The auxiliary heads only cost time in training, where their losses are used.
+        x, aux = self._features(x, heads=self.training and self.aux_logits)
+        x = self.forward_head(x)
+        return GoogLeNetOutputs(x, *aux) if aux else x
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """New main and auxiliary output layers for ``num_classes`` (0: none; forward
+        gives the pooled features)."""
+        self.num_classes = num_classes
+
+        def new(in_features: int) -> nn.Module:
+            if not num_classes:
+                return nn.Identity()
+            layer = nn.Linear(in_features, num_classes).to(self.inception5b.branch1.conv.weight)
+            _init_2015(layer)
+            return layer
+
+        self.fc = new(1024)
+        for head in (self.aux1, self.aux2):
+            if head is not None:
+                head.fc2 = new(1024)
+
+
+def _init_2015(m: nn.Module) -> None:
+    # The Caffe reference's fillers: "xavier" is uniform in +-sqrt(3 / fan-in).
+    if isinstance(m, (nn.Conv2d, nn.Linear)):
+        nn.init.kaiming_uniform_(m.weight, nonlinearity="linear")
+        nn.init.constant_(m.bias, 0.2 if isinstance(m, nn.Conv2d) else 0.0)
+
+
+@register_model(
+    family="googlenet",
+    paper="Szegedy et al. 2015, Going deeper with convolutions (section 5, Table 1)",
+    input_size=(3, 224, 224),
+    notes="GoogLeNet as published; googlenet is torchvision's reading. Here: no batch normalization "
+          "(convolutions with biases, then ReLU); local response normalization after the first max-pool "
+          "and after conv3 (figure 3); true 5x5 convolutions in the Inception modules (torchvision has "
+          "3x3); 3x3/2 max-pool before 5a (torchvision 2x2/2); auxiliary heads with a 5x5/3 average pool; "
+          "dropout 0.4 (torchvision 0.2); 224x224 input only. 6,998,552 parameters without the "
+          "auxiliary heads (googlenet: 6,624,904).",
+)
+def googlenet_2015(
+    *,
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    aux_logits: bool = True,
+    dropout: float = 0.4,
+    dropout_aux: float = 0.7,
+) -> GoogLeNet2015:
+    """GoogLeNet as published in 2015: 13,378,280 parameters with the auxiliary heads
+    (the default), 6,998,552 without; see :class:`GoogLeNet2015`."""
+    return GoogLeNet2015(
+        num_classes=num_classes, in_chans=in_chans, aux_logits=aux_logits,
+        dropout=dropout, dropout_aux=dropout_aux,
     )
