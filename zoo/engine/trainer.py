@@ -36,7 +36,7 @@ import torch
 import yaml
 from torch import nn
 
-from ..checkpoint import atomic_write, atomic_write_text, load_state, save_checkpoint, save_state, _unwrap
+from ..checkpoint import atomic_write, atomic_write_text, load_checkpoint, load_state, save_checkpoint, save_state, _unwrap
 from ..data import build_dataset
 from ..errors import CheckpointError, ConfigError, ZooError
 from ..registry import count_parameters, create_model, get_model_entry
@@ -602,6 +602,11 @@ class Trainer:
 
     def _finish(self, stopped: str | None) -> dict[str, Any]:
         tc = self.cfg.train
+        restored = tc.restore_best and self.best_epoch is not None and self.best_epoch != self.pos.epoch
+        if restored:
+            # best.safetensors was written by the main rank before the collective save_last of its epoch.
+            best = load_checkpoint(self.run_dir / "best.safetensors", map_location=self.device)
+            _unwrap(self.model).load_state_dict(best.state_dict())
         test = evaluate(self.net, self.data.test, self.task, self.device, amp=tc.amp, detailed=True,
                         channels_last=tc.channels_last)
         last = self.rows[-1] if self.rows else {}
@@ -617,6 +622,7 @@ class Trainer:
             "test": test,
             "monitor": self.monitor,
             "best": {"value": self.best, "epoch": self.best_epoch},
+            "tested": f"best epoch {self.best_epoch}" if restored else "last epoch",
             "stopped": stopped,
             "wall_time_s": self._wall(),
             "peak_memory_mb": peak_memory_mb(self.device),
