@@ -174,10 +174,16 @@ class Regression(Task):
         return {"loss": mse, "mse": mse}
 
 
-def _gaussian_window(size: int, sigma: float, dtype: torch.dtype, device: torch.device) -> Tensor:
+def _gaussian_band(n: int, size: int, sigma: float, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """(n - size + 1, n): row i holds the normalized 1-d Gaussian at columns i .. i + size - 1,
+    so ``band @ x`` filters the columns of ``x`` over the windows that fit ("valid")."""
     x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-(x**2) / (2 * sigma**2))
-    return (g / g.sum()).to(dtype=dtype, device=device)
+    g = g / g.sum()
+    rows = n - size + 1
+    index = torch.arange(rows).unsqueeze(1) + torch.arange(size)
+    band = torch.zeros(rows, n, dtype=torch.float64).scatter_(1, index, g.expand(rows, size))
+    return band.to(dtype=dtype, device=device)
 
 
 def ssim(x: Tensor, y: Tensor, *, data_range: float = 1.0, window: int = 11, sigma: float = 1.5,
@@ -200,11 +206,11 @@ def ssim(x: Tensor, y: Tensor, *, data_range: float = 1.0, window: int = 11, sig
     dtype = torch.promote_types(x.dtype, torch.float32)
     x = x.reshape(-1, 1, h, w).to(dtype)
     y = y.reshape(-1, 1, h, w).to(dtype)
-    g = _gaussian_window(window, sigma, dtype, x.device)
-    # The 2-d Gaussian is separable: filter the rows, then the columns, of all five maps at once.
+    # The 2-d Gaussian is separable: filter the columns, then the rows, of all five maps at
+    # once, as two products with banded matrices (several times faster on CPU than a
+    # depthwise convolution with an 11-tap kernel).
     maps = torch.cat([x, y, x * x, y * y, x * y], dim=1)
-    maps = F.conv2d(maps, g.view(1, 1, 1, window).expand(5, 1, 1, window), groups=5)
-    maps = F.conv2d(maps, g.view(1, 1, window, 1).expand(5, 1, window, 1), groups=5)
+    maps = _gaussian_band(h, window, sigma, dtype, x.device) @ maps @ _gaussian_band(w, window, sigma, dtype, x.device).T
     mu_x, mu_y, xx, yy, xy = maps.unbind(1)
     var_x, var_y, cov = xx - mu_x * mu_x, yy - mu_y * mu_y, xy - mu_x * mu_y
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
