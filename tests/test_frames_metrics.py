@@ -143,6 +143,7 @@ def test_copy_last_baseline_evaluated_without_training(tmp_path):
     summary = train({"model": {"name": "copy_last"}, "data": data, "train": {"epochs": 0, "device": "cpu"},
                      "log": {"progress": "off"}, "run": {"dir": str(tmp_path / "runs"), "name": "copy_last"}})
     assert summary["epochs"] == 0 and summary["steps"] == 0 and summary["params"] == 0
+    assert summary["tested"] == "untrained"
     bundle = build_dataset(_cfg(tmp_path, options={k: v for k, v in data.items() if k not in ("name", "root", "batch_size")}))
     x = torch.cat([b[0] for b in bundle.test])
     y = torch.cat([b[1] for b in bundle.test])

@@ -622,7 +622,7 @@ class Trainer:
             "test": test,
             "monitor": self.monitor,
             "best": {"value": self.best, "epoch": self.best_epoch},
-            "tested": f"best epoch {self.best_epoch}" if restored else "last epoch",
+            "tested": f"best epoch {self.best_epoch}" if restored else ("last epoch" if self.pos.epoch else "untrained"),
             "stopped": stopped,
             "wall_time_s": self._wall(),
             "peak_memory_mb": peak_memory_mb(self.device),
