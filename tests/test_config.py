@@ -37,7 +37,7 @@ def test_base_cycle_is_an_error(tmp_path):
     "override,message",
     [
         ("optim.lrr=0.1", r"unknown key optim.lrr \(did you mean optim.lr\?\)"),
-        ("train.epochs=abc", r"train.epochs must be int >= 1, got 'abc'"),
+        ("train.epochs=abc", r"train.epochs must be int >= 0, got 'abc'"),
         ("optim.lr=-1", r"optim.lr must be float > 0, got -1"),
         ("data.batch_size=0", r"data.batch_size must be int >= 1, got 0"),
         ("optim.name=adm", r"optim.name must be one of .*did you mean 'adam'"),

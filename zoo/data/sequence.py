@@ -394,7 +394,7 @@ def moving_mnist(
     cfg,
     *,
     train_size: int = 10_000,
-    test_size: int = 2_000,
+    test_size: int = 10_000,
     frames_in: int = 10,
     frames_out: int = 10,
     num_digits: int = 2,
@@ -407,9 +407,19 @@ def moving_mnist(
     Sequences of ``frames_in + frames_out`` frames; the model sees the first
     ``frames_in`` and predicts the rest. An epoch is ``train_size`` sequences of
     MNIST train digits, new ones every epoch (``resample``, the paper's endless
-    stream); the test set is a fixed ``test_size`` sequences of MNIST test digits
-    drawn from ``seed``. Rendering is vectorized and done per batch on the data's
-    device. The MNIST files are found as for ``mnist``.
+    stream). Rendering is vectorized and done per batch on the data's device. The
+    MNIST files are found as for ``mnist``.
+
+    The test set is fixed: ``test_size`` (default 10,000, the size of the usual
+    ``mnist_test_seq.npy``) sequences of MNIST *test* digits whose digits, start
+    points and directions are drawn in one go from a CPU ``torch.Generator``
+    seeded by ``seed`` alone (:func:`~zoo.data.core.epoch_generator` of
+    ``10_007 + seed``, epoch 0), whatever the training seed, epoch or device: the
+    same MNIST files, ``seed`` and shape options give the same tensors every time,
+    so every model (and the copy-last baseline) is scored on the same sequences.
+    A different ``test_size`` draws a different set, not a prefix. (``seed`` is the
+    builder's own argument; a config's ``data.seed`` is the shuffling seed, so a
+    run from a config always gets the test set of ``seed=0``.)
     """
     train_size, test_size = _int_option(train_size, "train_size"), _int_option(test_size, "test_size")
     frames_in, frames_out = _int_option(frames_in, "frames_in"), _int_option(frames_out, "frames_out")

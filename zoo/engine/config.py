@@ -83,7 +83,7 @@ class DataConfig:
 
 @dataclass
 class OptimConfig:
-    name: Literal["sgd", "adam", "adamw", "rmsprop"] = "sgd"
+    name: Literal["sgd", "adam", "adamw", "rmsprop", "adadelta"] = "sgd"
     lr: float = field(default=0.1, metadata=_range(gt=0))
     momentum: float = field(default=0.9, metadata=_range(ge=0, lt=1))
     nesterov: bool = False
@@ -92,6 +92,7 @@ class OptimConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = field(default=1e-8, metadata=_range(gt=0))
     alpha: float = field(default=0.99, metadata=_range(gt=0, lt=1))  # RMSprop smoothing
+    rho: float = field(default=0.9, metadata=_range(gt=0, lt=1))  # Adadelta smoothing (Kim 2014: 0.95, lr 1.0)
 
 
 @dataclass
@@ -110,7 +111,7 @@ class SchedConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = field(default=10, metadata=_range(ge=1))
+    epochs: int = field(default=10, metadata=_range(ge=0))  # 0: evaluate the untrained model (a baseline)
     max_steps: int | None = field(default=None, metadata=_range(ge=1))  # stop after this many optimizer steps
     max_seconds: float | None = field(default=None, metadata=_range(gt=0))  # wall-clock training budget
     seed: int = 0
@@ -131,6 +132,7 @@ class TrainConfig:
     monitor: str = "auto"  # metric for best.safetensors and early stopping; auto: acc1 or loss
     mode: Literal["auto", "max", "min"] = "auto"
     patience: int = field(default=0, metadata=_range(ge=0))  # early stopping; 0 = off
+    restore_best: bool = False  # test the weights of the best monitored epoch, not the last (Kim 2014's dev selection)
     eval_every: int = field(default=1, metadata=_range(ge=1))
 
 

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from .. import rundir
-from ..checkpoint import load_state, save_checkpoint, unwrap
+from ..checkpoint import load_checkpoint, load_state, save_checkpoint, unwrap
 from ..data import build_dataset
 from ..errors import ConfigError, ZooError, first_line
 from ..factory import create_model
@@ -575,6 +575,11 @@ class Trainer:
 
     def _finish(self, stopped: str | None) -> dict[str, Any]:
         tc = self.cfg.train
+        restored = tc.restore_best and self.best_epoch is not None and self.best_epoch != self.pos.epoch
+        if restored:
+            # best.safetensors was written by the main rank before the collective save_last of its epoch.
+            best = load_checkpoint(self.run_dir / rundir.BEST, map_location=self.device)
+            unwrap(self.model).load_state_dict(best.state_dict())
         test = evaluate(self.net, self.data.test, self.task, self.device, amp=tc.amp, detailed=True,
                         channels_last=tc.channels_last)
         last = self.rows[-1] if self.rows else {}
@@ -590,6 +595,7 @@ class Trainer:
             "test": test,
             "monitor": self.monitor,
             "best": {"value": self.best, "epoch": self.best_epoch},
+            "tested": f"best epoch {self.best_epoch}" if restored else ("last epoch" if self.pos.epoch else "untrained"),
             "stopped": stopped,
             "wall_time_s": self._wall(),
             "peak_memory_mb": peak_memory_mb(self.device),

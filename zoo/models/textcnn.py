@@ -22,7 +22,8 @@ class TextCNN(nn.Module):
     100 feature maps each, ReLU, max-over-time pooling (one feature per map, so any
     sentence length gives a 300-d vector), dropout 0.5 on that vector, and a max-norm
     constraint ``||w||_2 <= 3`` on each output unit's weight vector, applied after
-    every optimizer step by :meth:`after_optimizer_step` (the engine calls it).
+    every optimizer step by :meth:`after_optimizer_step` (the engine calls it). Word
+    vectors start uniform in [-0.25, 0.25], as the random vectors of Kim's code.
 
     ``forward(tokens (B, T), lengths=None) -> (B, num_classes)``. As in Kim's code each
     sentence is zero-padded by ``width - 1`` on both sides (a "wide" convolution, so
@@ -52,6 +53,12 @@ class TextCNN(nn.Module):
         self.padding_idx = padding_idx
         self.max_norm = max_norm
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=padding_idx)
+        # Kim's CNN-rand draws every word vector from U[-0.25, 0.25] (about word2vec's
+        # variance), not N(0, 1): 16 times smaller inputs to the first convolution.
+        nn.init.uniform_(self.embedding.weight, -0.25, 0.25)
+        if padding_idx is not None:
+            with torch.no_grad():
+                self.embedding.weight[padding_idx].zero_()
         self.convs = nn.ModuleList(nn.Conv1d(embed_dim, maps, w, padding=w - 1) for w in self.widths)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(maps * len(self.widths), num_classes)
