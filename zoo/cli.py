@@ -6,6 +6,7 @@
     zoo info MODEL
     zoo summary MODEL [--input C,H,W] [key=value ...]
     zoo compare CONFIG.yaml | --data NAME --models M1 M2 ...
+    zoo reproduce NAME [--models M ...] [--epochs-scale F | --seconds S] | --list
     zoo export CHECKPOINT --format torchscript|onnx [--out PATH]
 
 Errors the user can cause end in one line on stderr and exit code 2 (see
@@ -201,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Commands that live in their own module; each defines add_cli(subparsers).
-_COMMAND_MODULES = [name for name in ("compare", "export") if importlib.util.find_spec(f"zoo.{name}") is not None]
+_COMMAND_MODULES = [name for name in ("compare", "export", "reproduce") if importlib.util.find_spec(f"zoo.{name}") is not None]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
