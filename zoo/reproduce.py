@@ -496,6 +496,8 @@ def reproduce(
                     cfg = _scaled(cfg, epochs_scale, epochs)
                 got = _train_row(row, cfg, out / row.slug, seconds, key, isolate, command)
         except (_RowFailed, ZooError) as exc:
+            if getattr(exc, "exit_code", None) == 130:  # Ctrl-C: stop here; the same command resumes
+                raise
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             _say(f"zoo reproduce: {row.row} failed: {message}", err=True)
             record["status"] = f"failed: {message}"
