@@ -183,9 +183,15 @@ def test_epochs_scale_compresses_the_papers_step_schedule():
     assert cfg["train"]["epochs"] == 82 and cfg["train"]["max_steps"] == 32000
     assert cfg["sched"]["milestones"] == [16000, 24000] and cfg["sched"]["warmup_steps"] == 200
     epoch_cfg = {"train": {"epochs": 100, "max_steps": None},
-                 "sched": {"unit": "epoch", "milestones": [50, 75], "step_size": 30, "warmup_steps": 0}}
+                 "sched": {"unit": "epoch", "milestones": [50, 75], "step_size": 30, "warmup_steps": 0,
+                           "warmup_epochs": 5}}
     cfg = _scaled(epoch_cfg, 0.2, 20)
     assert cfg["sched"]["milestones"] == [10, 15] and cfg["sched"]["step_size"] == 6
+    assert cfg["sched"]["warmup_epochs"] == pytest.approx(1.0)
+    # The fast recipe (60 epochs, 2 warm-up epochs) at 0.01 of the paper's 164: 2 epochs.
+    row = load_table("he2016_cifar10").rows[0]
+    cfg = _scaled(_base_config(row, []), 0.01, 2)
+    assert cfg["train"]["epochs"] == 2 and cfg["sched"]["warmup_epochs"] == pytest.approx(2 * 2 / 60)
 
 
 def test_bad_requests_are_one_line_errors(tmp_path, capsys):
@@ -199,3 +205,18 @@ def test_bad_requests_are_one_line_errors(tmp_path, capsys):
     bad.write_text("title: x\nmetric: f1\nrows: [{model: lenet5}]\n")
     assert main(["reproduce", str(bad)]) == 2
     assert "metric must be one of accuracy, error, mse, ssim, nats" in capsys.readouterr().err
+
+
+def test_seconds_budget_cuts_the_recipe(tmp_path):
+    table = write_table(tmp_path / "t.yaml", [{"row": "LSTM", "model": "lstm", "config": "configs/lstm_adding.yaml",
+                                               "paper": 0.167}], metric="mse")
+    over = ["data.T=10", "data.train_size=32", "data.test_size=16", "model.hidden_size=4", "train.device=cpu",
+            "train.epochs=3", "log.progress=off"]
+    result = reproduce(table, seconds=120, out=tmp_path / "o", overrides=over, verbose=False, isolate=False)
+    assert result.ok
+    cfg = yaml.safe_load((tmp_path / "o" / "lstm" / "lstm" / "config.yaml").read_text())
+    assert cfg["train"]["max_seconds"] == 120 and cfg["train"]["epochs"] == 3  # the recipe's epochs, cut by time
+    row = result.rows[0]
+    assert row["epochs"] == 3 and row["paper_epochs"] == 4 and row["short_budget"]
+    assert row["zoo"] == pytest.approx(json.loads((tmp_path / "o" / "lstm" / "lstm" / "summary.json").read_text())
+                                       ["test"]["mse"])

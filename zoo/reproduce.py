@@ -5,10 +5,28 @@
     zoo reproduce --list
     zoo reproduce NAME [--models M ...] [--epochs-scale F | --seconds S] [--out DIR] [key=value ...]
 
-A paper table is a data file, ``configs/reproduce/NAME.yaml`` (the schema is in
-``REPRODUCE_SCHEMA`` below): the paper, the table or section its figures come
-from, their metric, the paper's schedule, and one entry per row: a registered
-model, a training config, the paper's figure. Each row trains through the
+A paper table is a data file, ``configs/reproduce/NAME.yaml``: the paper, the
+table or section its figures come from, their metric, the paper's schedule, and
+one entry per row: a registered model, a training config, the paper's figure::
+
+    title: "He et al. 2016, CIFAR-10 ResNets"      # the line `zoo reproduce --list` prints
+    paper: "He, Zhang, Ren, Sun 2016, Deep residual learning for image recognition"
+    source: "Table 6"                               # where the figures come from
+    metric: error        # the paper column's unit: accuracy or error (%, from test acc1),
+                         # mse or ssim (test mse / ssim), nats (test loss per token or char)
+    schedule: {epochs: 164, batch_size: 128, note: "lr 0.1 /10 at 32k and 48k iterations"}
+    note: "printed under the table"
+    rows:
+      - row: ResNet-20                              # the label (and, slugged, the folder)
+        model: resnet20                             # a registered model; replaces the config's
+        config: configs/published/resnet20_cifar10.yaml   # relative to the repository root
+        overrides: ["optim.lr=0.05"]                # optional, as on the zoo train command line
+        paper: 8.75                                 # in the metric's unit; null if none
+        folds: 10                                   # optional: K runs with data.fold=0..K-1
+        schedule: {epochs: 20}                      # optional: this row's paper schedule
+        train: false                                # optional: an untrained baseline
+
+Each row trains through the
 compare machinery (:func:`zoo.compare.run_compare`), so a row runs in its own
 process on the CPU, resumes from its checkpoint when stopped, is skipped when
 done with the same config, and a failing row is reported in one line while the
@@ -273,20 +291,24 @@ def _base_config(row: PaperRow, overrides: Sequence[str]) -> dict[str, Any]:
 
 
 def _scaled(cfg: dict[str, Any], factor: float, epochs: int) -> dict[str, Any]:
-    """``cfg`` with its schedule compressed to ``epochs`` (``factor`` of the paper's)."""
+    """``cfg`` with its schedule compressed to ``epochs`` (``factor`` of the paper's).
+
+    What the config counts in optimizer steps (``train.max_steps``, step-unit
+    milestones and step size, ``warmup_steps``) shrinks by ``factor``; what it counts
+    in epochs (epoch-unit milestones and step size, ``warmup_epochs``) by the ratio of
+    the new epoch count to the config's (by ``factor`` where ``max_steps`` ends the
+    run and the config's epochs are only a bound).
+    """
     train, sched = cfg["train"], cfg["sched"]
-    old_epochs = train["epochs"]
+    ratio = factor if train.get("max_steps") or not train["epochs"] else epochs / train["epochs"]
     train["epochs"] = epochs
     if train.get("max_steps"):
         train["max_steps"] = max(1, round(factor * train["max_steps"]))
-    if sched.get("unit") == "step":
-        sched["milestones"] = [max(1, round(factor * m)) for m in sched.get("milestones") or []]
-        sched["step_size"] = max(1, round(factor * sched["step_size"]))
-        sched["warmup_steps"] = round(factor * (sched.get("warmup_steps") or 0))
-    elif old_epochs:
-        ratio = epochs / old_epochs
-        sched["milestones"] = [max(1, round(ratio * m)) for m in sched.get("milestones") or []]
-        sched["step_size"] = max(1, round(ratio * sched["step_size"]))
+    by = factor if sched.get("unit") == "step" else ratio
+    sched["milestones"] = [max(1, round(by * m)) for m in sched.get("milestones") or []]
+    sched["step_size"] = max(1, round(by * sched.get("step_size", 1)))
+    sched["warmup_steps"] = round(factor * (sched.get("warmup_steps") or 0))
+    sched["warmup_epochs"] = ratio * (sched.get("warmup_epochs") or 0.0)
     return cfg
 
 
