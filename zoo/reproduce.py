@@ -405,7 +405,7 @@ def _baseline_row(row: PaperRow, cfg: dict[str, Any], out: Path, key: str) -> di
             task = make_task(data.info)
             model = create_model(c.model.name, **resolve_model_kwargs(c.model.name, c.model.kwargs, data.info))
             metrics = evaluate(model.to(device), data.test, task, device)
-        except (ZooError, RuntimeError, ValueError, TypeError) as exc:
+        except (ZooError, RuntimeError, ValueError, TypeError, KeyError) as exc:
             raise _RowFailed(_one_line(exc)) from None
         if not isinstance(metrics.get(key), (int, float)):
             raise _RowFailed(f"the baseline reports no test {key} (its metrics: {', '.join(metrics)})")
