@@ -126,7 +126,7 @@ LAYERS = [
     ("zoo.layers", "zoo.models"),
     ("zoo.factory", "zoo.data"),
     ("zoo.summary", "zoo.engine"),
-    ("zoo.publish", "zoo.compare"),
+    ("zoo.publish", "zoo.compare", "zoo.reproduce"),
     ("zoo.export", "zoo.cli"),
     ("zoo",),  # the package's __init__: the public API, re-exported
 ]

@@ -6,6 +6,7 @@
     zoo info MODEL
     zoo summary MODEL [--input C,H,W] [key=value ...]
     zoo compare CONFIG.yaml | --data NAME --models M1 M2 ...
+    zoo reproduce NAME [--models M ...] [--epochs-scale F | --seconds S] | --list
     zoo export CHECKPOINT --format torchscript|onnx [--out PATH]
 
 Errors the user can cause end in one line on stderr and exit code 2 (see
@@ -24,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from . import compare, export
+from . import compare, export, reproduce
 from .engine.config import load_config, parse_overrides
 from .engine.evaluate import evaluate_checkpoint
 from .engine.trainer import Trainer, saved_config
@@ -197,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Commands that live in their own module; each defines add_cli(subparsers).
-_COMMAND_MODULES = (compare, export)
+_COMMAND_MODULES = (compare, export, reproduce)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

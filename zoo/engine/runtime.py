@@ -162,7 +162,9 @@ def set_deterministic(on: bool, device: torch.device) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
     else:
-        torch.use_deterministic_algorithms(False)
+        # Only when it was on: the call imports torch._inductor, seconds of a short run's start.
+        if torch.are_deterministic_algorithms_enabled():
+            torch.use_deterministic_algorithms(False)
         # Autotuned convolutions pay off after the first few steps of fixed shapes.
         torch.backends.cudnn.benchmark = device.type == "cuda"
 

@@ -1,0 +1,174 @@
+"""He et al. (2016) Table 6 on one GPU, the paper's schedule, the five depths at once.
+
+Runs the paper table ``he2016_cifar10_paper`` (configs/reproduce/): ResNet-20, 32, 44,
+56 and 110 on CIFAR-10, 64k iterations of batch 128 (164 epochs of the 50k training
+images), SGD momentum 0.9, lr 0.1 divided by 10 at 32k and 48k iterations, weight
+decay 1e-4, 4-px-pad crop + flip, ResNet-110 with its 400-iteration warm-up; test
+error on the 10k test images. He et al. chose the schedule on a 45k/5k train/val
+split; like most reproductions the rows train on all 50k and report the test split
+(``data.val_split=0.1`` as an extra override gives the 45k/5k split instead, with
+per-epoch figures on the 5k).
+
+Each depth is its own ``zoo reproduce --models M`` process on the same GPU (the small
+CIFAR ResNets leave most of an H200 idle, so five processes overlap their kernels and
+their Python overhead), with bf16 autocast, channels_last and ``torch.compile``; the
+data sits on the GPU (the zoo's fast path), so the CPU only launches kernels. When all
+are done (or ``--time-limit`` passes: the unfinished ones get Ctrl-C, write last.ckpt
+and are listed), one last ``zoo reproduce`` writes results.md / results.csv for the
+finished rows. Running the same command again resumes the unfinished rows from their
+checkpoints and skips the finished ones.
+
+    python benchmarks/gpu_reproduce.py --data-root /path/holding/CIFAR10
+    python benchmarks/gpu_reproduce.py --epochs-scale 0.5 --time-limit 500   # the schedule compressed 2x
+
+Data: the folder that holds ``CIFAR10/cifar10_{train,test}.npz`` (or torchvision's
+``cifar-10-batches-py/``), from ``--data-root``, else ``$ZOO_REPRO_DATA``, else
+``data/`` in this work tree (ignored by git), else ``../shared/data`` beside it. The
+device machine gets a copy of the work tree but not ``../shared/data``: bring the data
+in the tree (see benchmarks/README.md).
+
+Output: ``--out``, else ``$OUT/he2016_cifar10_paper`` when ``$OUT`` is set, else
+``runs/reproduce/he2016_cifar10_paper_gpu``: results.md, results.csv, one folder per
+row with its run (``best.safetensors`` and ``last.ckpt``: the checkpoints,
+``summary.json``, ``metrics.csv``), ``logs/<model>.log`` and ``gpu_reproduce.json``.
+
+Test it on the CPU with a tiny budget (tests/test_gpu_reproduce.py)::
+
+    python benchmarks/gpu_reproduce.py --device cpu --amp off --no-compile --no-channels-last \\
+        --epochs-scale 0.0001 --models resnet20 resnet32 --data-root DIR --out DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLE = "he2016_cifar10_paper"
+MODELS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
+
+
+def find_data(arg: str | None) -> Path:
+    candidates = [Path(arg)] if arg else []
+    if os.environ.get("ZOO_REPRO_DATA"):
+        candidates.append(Path(os.environ["ZOO_REPRO_DATA"]))
+    candidates += [ROOT / "data", ROOT.parent / "shared" / "data"]
+    for root in candidates:
+        if (root / "CIFAR10" / "cifar10_train.npz").is_file() or (root / "cifar-10-batches-py").is_dir():
+            return root.resolve()
+    sys.exit("gpu_reproduce: no CIFAR-10 found (looked for CIFAR10/cifar10_train.npz or cifar-10-batches-py/ in "
+             + ", ".join(str(c) for c in candidates) + "); give --data-root or set ZOO_REPRO_DATA")
+
+
+def out_dir(arg: str | None) -> Path:
+    if arg:
+        return Path(arg).resolve()
+    if os.environ.get("OUT"):
+        return Path(os.environ["OUT"]).resolve() / TABLE
+    return ROOT / "runs" / "reproduce" / f"{TABLE}_gpu"
+
+
+def last_line(log: Path, prefix: str = "epoch ") -> str:
+    try:
+        lines = [l for l in log.read_text(errors="replace").splitlines() if l.startswith(prefix) and " step " not in l]
+    except OSError:
+        return ""
+    return lines[-1][:110] if lines else ""
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("overrides", nargs="*", help="extra key=value overrides for every row")
+    p.add_argument("--data-root", help="folder holding CIFAR10/ (default: $ZOO_REPRO_DATA, data/, ../shared/data)")
+    p.add_argument("--out", help="output folder (default: $OUT/he2016_cifar10_paper or runs/reproduce/...)")
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS, help="depths to run (default: all)")
+    p.add_argument("--epochs-scale", type=float, help="compress the paper's schedule (default: the full 64k iterations)")
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--amp", default="bf16", choices=["bf16", "fp16", "off"])
+    p.add_argument("--no-compile", action="store_true", help="eager mode (no torch.compile)")
+    p.add_argument("--no-channels-last", action="store_true")
+    p.add_argument("--time-limit", type=float, default=540.0,
+                   help="seconds before the unfinished rows are stopped (they resume on the next run)")
+    args = p.parse_intermixed_args()
+
+    start = time.time()
+    data = find_data(args.data_root)
+    out = out_dir(args.out)
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    common = [f"data.root={data}", f"train.device={args.device}", f"train.amp={args.amp}",
+              f"train.channels_last={str(not args.no_channels_last).lower()}",
+              f"train.compile={str(not args.no_compile).lower()}", "log.progress=lines", "log.every_steps=2000",
+              *args.overrides]
+    scale = ["--epochs-scale", f"{args.epochs_scale:g}"] if args.epochs_scale else []
+    threads = max(1, (os.cpu_count() or 2) // len(args.models))
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    cli = [sys.executable, "-m", "zoo.cli", "reproduce", TABLE]
+    print(f"data {data}; out {out}; {len(args.models)} processes, {threads} CPU threads each", flush=True)
+    if args.device.startswith("cuda"):
+        subprocess.run(["nvidia-smi", "-L"], check=False)
+
+    procs: dict[str, subprocess.Popen] = {}
+    for model in args.models:
+        cmd = [*cli, "--models", model, "--out", str(out), "--in-process", *scale, *common]
+        log = (out / "logs" / f"{model}.log").open("a")
+        log.write(f"$ {shlex.join(cmd[2:])}\n")
+        log.flush()
+        procs[model] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+                                        start_new_session=True)
+
+    deadline = start + args.time_limit
+    last_report = 0.0
+    while any(pr.poll() is None for pr in procs.values()) and time.time() < deadline:
+        time.sleep(2)
+        if time.time() - last_report >= 30:
+            last_report = time.time()
+            print(f"[{time.time() - start:6.0f} s]", flush=True)
+            for model in args.models:
+                state = "running" if procs[model].poll() is None else f"exit {procs[model].returncode}"
+                print(f"  {model:10s} {state:8s} {last_line(out / 'logs' / f'{model}.log')}", flush=True)
+    stopped = [m for m, pr in procs.items() if pr.poll() is None]
+    for model in stopped:  # Ctrl-C: the trainer finishes its step and writes last.ckpt
+        os.killpg(procs[model].pid, signal.SIGINT)
+    for model in stopped:
+        try:
+            procs[model].wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(procs[model].pid, signal.SIGKILL)
+            procs[model].wait()
+
+    done = [m for m in args.models if procs[m].returncode == 0]
+    unfinished = [m for m in args.models if m not in done]
+    code = 0
+    if done:  # every finished row is skipped here: this only writes the table
+        final = [*cli, "--models", *done, "--out", str(out), "--in-process", *scale, *common]
+        code = subprocess.run(final, env=env, cwd=ROOT).returncode
+    md = out / "results.md"
+    if unfinished:
+        notes = ["", "## Not finished", ""]
+        for model in unfinished:
+            why = "stopped at the time limit" if model in stopped else f"exited with {procs[model].returncode}"
+            notes.append(f"- {model}: {why}; last epoch line: `{last_line(out / 'logs' / f'{model}.log') or '-'}` "
+                         f"(log: logs/{model}.log)")
+        notes += ["", "The same command resumes them from their last.ckpt.", ""]
+        with md.open("a") as f:
+            f.write("\n".join(notes))
+    record = {"command": shlex.join([sys.executable, *sys.argv]), "data_root": str(data), "models": args.models,
+              "finished": done, "unfinished": unfinished, "stopped_at_time_limit": stopped,
+              "wall_time_s": round(time.time() - start, 1), "threads_per_process": threads}
+    (out / "gpu_reproduce.json").write_text(json.dumps(record, indent=2) + "\n")
+    if md.exists():
+        print(md.read_text())
+    print(json.dumps(record), flush=True)
+    return 0 if not unfinished and code == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""benchmarks/gpu_reproduce.py on the CPU with a tiny budget, so that the GPU run is a
+single call: concurrent rows, the table of the finished ones, the checkpoints under
+the output folder, and the time limit that stops and lists the unfinished rows."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ROOT
+from .test_data_vision import make_cifar10
+
+SCRIPT = ROOT / "benchmarks" / "gpu_reproduce.py"
+CPU = ["--device", "cpu", "--amp", "off", "--no-compile", "--no-channels-last", "data.batch_size=16"]
+
+
+def run(*args, env=None, timeout=600):
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@pytest.mark.slow
+def test_gpu_reproduce_tiny_on_cpu(tmp_path):
+    make_cifar10(tmp_path / "data", per_batch=8, n_test=16)
+    # $OUT decides the output folder, as on the device machine; ZOO_REPRO_DATA the data.
+    env = {"OUT": str(tmp_path / "OUT"), "ZOO_REPRO_DATA": str(tmp_path / "data")}
+    done = run("--epochs-scale", "0.0001", "--models", "resnet20", "resnet32", *CPU, env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    out = tmp_path / "OUT" / "he2016_cifar10_paper"
+    with open(out / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["row"], r["status"], float(r["paper"])) for r in rows] == [("ResNet-20", "ok", 8.75),
+                                                                         ("ResNet-32", "ok", 7.51)]
+    assert all(int(r["epochs"]) == 1 and int(r["paper_epochs"]) == 164 and r["short_budget"] == "True" for r in rows)
+    for slug, model in (("resnet-20", "resnet20"), ("resnet-32", "resnet32")):
+        run_dir = out / slug / model
+        assert (run_dir / "best.safetensors").is_file() and (run_dir / "last.ckpt").is_file()
+        cfg = (run_dir / "config.yaml").read_text()
+        # The paper's schedule compressed 10^4 times: 64000 -> 6 steps, milestones 32k/48k -> 3/5.
+        assert "max_steps: 6" in cfg and "- 3\n" in cfg and "- 5\n" in cfg
+        assert (out / "logs" / f"{model}.log").is_file()
+    md = (out / "results.md").read_text()
+    assert "| ResNet-20 | `resnet20` | 8.75 |" in md and "| ResNet-32 | `resnet32` | 7.51 |" in md
+    record = json.loads((out / "gpu_reproduce.json").read_text())
+    assert record["finished"] == ["resnet20", "resnet32"] and record["unfinished"] == []
+
+    # A time limit too short for a row: it is stopped, listed, and the script says so.
+    done = run("--epochs-scale", "0.01", "--models", "resnet44", "--time-limit", "1", "--out", tmp_path / "short",
+               "--data-root", tmp_path / "data", *CPU)
+    assert done.returncode == 1
+    record = json.loads((tmp_path / "short" / "gpu_reproduce.json").read_text())
+    assert record["unfinished"] == ["resnet44"] and record["stopped_at_time_limit"] == ["resnet44"]
+    assert "resnet44: stopped at the time limit" in (tmp_path / "short" / "results.md").read_text()
+
+
+def test_missing_data_is_one_line(tmp_path):
+    if (ROOT / "data" / "CIFAR10").is_dir() or (ROOT.parent / "shared" / "data" / "CIFAR10").is_dir():
+        pytest.skip("a CIFAR-10 copy beside the checkout would be found")
+    done = run("--data-root", tmp_path, "--out", tmp_path / "o", env={"ZOO_REPRO_DATA": str(tmp_path)})
+    assert done.returncode == 1 and "no CIFAR-10 found" in done.stderr and "Traceback" not in done.stderr
