@@ -7,6 +7,8 @@ registry, trained by one YAML-driven engine.
     >>> zoo.list_models("resnet*")[:3]
     ['resnet101', 'resnet110', 'resnet152']
     >>> model = zoo.create_model("lenet5", num_classes=10)
+    >>> zoo.data_config("lenet5.mnist")["mean"]
+    (0.1307,)
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .errors import ZooError
+from .preprocess import data_config
 from .registry import create_model, list_models, model_info, register_model
 
 __all__ = [
     "__version__",
     "ZooError",
     "create_model",
+    "data_config",
     "list_models",
     "model_info",
     "register_model",

@@ -2,10 +2,15 @@
 
 A model family registers its public builders with :func:`register_model`::
 
-    @register_model(family="lenet", paper="LeCun et al. 1998, ...", input_size=(1, 32, 32))
+    @register_model(family="lenet", paper="LeCun et al. 1998, ...", input_size=(1, 32, 32),
+                    first_conv="features.0", classifier="classifier.5", mean=(0.1307,), std=(0.3081,))
     def lenet5(*, in_chans: int = 1, num_classes: int = 10, **kwargs) -> LeNet5: ...
 
 and users (and the engine) build them by name with :func:`create_model`.
+``first_conv`` and ``classifier`` name the modules that pretrained loading adapts
+to ``in_chans`` and replaces for ``num_classes``; ``input_size``, ``mean``,
+``std``, ``interpolation`` and ``crop_pct`` are the preprocessing of the default
+recipe, which :func:`zoo.data_config` reports.
 Builders take keyword-only arguments; the registry checks a call against the
 builder's signature first, so a typo fails with the accepted names rather than
 somewhere deep inside a constructor.
@@ -17,7 +22,7 @@ import fnmatch
 import importlib
 import inspect
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +30,7 @@ import torch
 from torch import nn
 
 from .errors import ConfigError, UnknownNameError, close_matches
+from .features import FeatureMaps
 
 __all__ = [
     "ModelEntry",
@@ -47,6 +53,16 @@ class ModelEntry:
     task: str
     # Tags of published weights, filled in by zoo.pretrained from its manifest.
     pretrained_tags: tuple[str, ...] = field(default=())
+    # The module whose weight takes the input channels, and the classifier layer(s)
+    # that map features to classes (GoogLeNet has three: fc and two auxiliary heads).
+    first_conv: str | None = None
+    classifier: tuple[str, ...] = ()
+    # Preprocessing of the default recipe: normalization and, for the 224 px
+    # ImageNet designs, how an image is resized and centre-cropped to input_size.
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    interpolation: str | None = None
+    crop_pct: float | None = None
 
     @property
     def parameters(self) -> dict[str, inspect.Parameter]:
@@ -71,14 +87,35 @@ def register_model(
     input_size: tuple[int, ...],
     task: str = "classification",
     name: str | None = None,
+    first_conv: str | None = None,
+    classifier: str | tuple[str, ...] | None = None,
+    mean: tuple[float, ...] | None = None,
+    std: tuple[float, ...] | None = None,
+    interpolation: str | None = None,
+    crop_pct: float | None = None,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Class or function decorator that registers a model builder under its name."""
+    """Class or function decorator that registers a model builder under its name.
+
+    ``first_conv``: module name of the first convolution (``"conv1"``), whose
+    weight pretrained loading adapts to another ``in_chans``. ``classifier``: the
+    module name(s) of the final classifier layer(s) (``"fc"``), re-initialized for
+    another ``num_classes``. ``mean``/``std`` (per channel, 0..1 scale),
+    ``interpolation`` (``"bilinear"``) and ``crop_pct`` (resize to
+    ``input_size / crop_pct``, then centre-crop) describe the expected input.
+    """
+    if (mean is None) != (std is None) or (mean is not None and len(mean) != len(std or ())):
+        raise ValueError("register_model: mean and std go together, one value per channel")
+    heads = (classifier,) if isinstance(classifier, str) else tuple(classifier or ())
 
     def decorator(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         key = name or fn.__name__
         if key in _MODELS and _MODELS[key].builder is not fn:
             raise ValueError(f"model {key!r} is registered twice")
-        _MODELS[key] = ModelEntry(key, fn, family, paper, tuple(input_size), task)
+        _MODELS[key] = ModelEntry(
+            key, fn, family, paper, tuple(input_size), task, first_conv=first_conv, classifier=heads,
+            mean=tuple(mean) if mean is not None else None, std=tuple(std) if std is not None else None,
+            interpolation=interpolation, crop_pct=crop_pct,
+        )
         return fn
 
     return decorator
@@ -150,6 +187,8 @@ def create_model(
     pretrained: bool | str | None = None,
     num_classes: int | None = None,
     in_chans: int | None = None,
+    features_only: bool = False,
+    out_indices: Sequence[int] | None = None,
     **kwargs: Any,
 ) -> nn.Module:
     """Build a registered model.
@@ -160,7 +199,12 @@ def create_model(
             ``model.tag`` names), ``"torchvision"``, a local file or an URL (see
             :mod:`zoo.pretrained`).
         num_classes: output classes; a pretrained head of another size is replaced.
+            ``0`` removes the head (``reset_classifier(0)``): the model returns the
+            pooled features, as in timm.
         in_chans: input channels; a pretrained first conv is adapted.
+        features_only: return a :class:`zoo.features.FeatureMaps` instead, whose
+            forward gives the list of feature maps at ``out_indices`` (default: every
+            level of the model's ``feature_info``), described by its ``feature_info``.
         **kwargs: the builder's own keyword arguments.
     """
     if "." in name and name not in _MODELS:
@@ -172,14 +216,30 @@ def create_model(
     if pretrained:
         from .pretrained import load_pretrained
 
-        return load_pretrained(entry, pretrained, num_classes=num_classes, in_chans=in_chans, **kwargs)
+        model = load_pretrained(entry, pretrained, num_classes=num_classes, in_chans=in_chans, **kwargs)
+    else:
+        model = _build(entry, num_classes=num_classes, in_chans=in_chans, **kwargs)
+    if features_only:
+        model = FeatureMaps(model, out_indices)
+    elif out_indices is not None:
+        raise ConfigError("out_indices applies with features_only=True")
+    return model
+
+
+def _build(entry: ModelEntry, *, num_classes: int | None, in_chans: int | None, **kwargs: Any) -> nn.Module:
     if num_classes is not None:
         kwargs["num_classes"] = num_classes
     if in_chans is not None:
         kwargs["in_chans"] = in_chans
     _check_kwargs(entry, kwargs)
+    # num_classes=0 is timm's "no head": build the default head, then remove it.
+    headless = num_classes == 0
     try:
-        model = entry.builder(**kwargs)
+        model = entry.builder(**{k: v for k, v in kwargs.items() if not (headless and k == "num_classes")})
+        if headless:
+            if not hasattr(model, "reset_classifier"):
+                raise ValueError("num_classes=0 removes the classifier, and this model has none")
+            model.reset_classifier(0)
     except (ValueError, TypeError) as exc:
         # Builders validate their arguments with ValueError; say which model.
         raise ConfigError(f"model {entry.name!r}: {exc}") from exc

@@ -15,6 +15,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ..constants import IMAGENET_STATS
 from ..registry import register_model
 
 __all__ = ["AlexNet", "alexnet"]
@@ -47,10 +48,10 @@ class AlexNet(nn.Module):
         super().__init__()
         if stem == "imagenet":
             conv1 = nn.Conv2d(in_chans, 64, kernel_size=11, stride=4, padding=2)
-            pool_padding, pooled = 0, 6
+            pool_padding, pooled, stride = 0, 6, 4
         elif stem == "small":
             conv1 = nn.Conv2d(in_chans, 64, kernel_size=3, stride=1, padding=1)
-            pool_padding, pooled = 1, 4
+            pool_padding, pooled, stride = 1, 4, 1
         else:
             raise ValueError(f"stem must be 'imagenet' or 'small', got {stem!r}")
 
@@ -83,22 +84,52 @@ class AlexNet(nn.Module):
             nn.ReLU(inplace=True),
             nn.Linear(4096, num_classes),
         )
+        self.num_classes, self.num_features = num_classes, 4096
+        # The last map at each stride: conv1, conv2, conv5 (after their ReLUs), the last pool.
+        self.feature_info = [
+            dict(num_chs=64, reduction=stride, module="features.1"),
+            dict(num_chs=192, reduction=2 * stride, module="features.4"),
+            dict(num_chs=256, reduction=4 * stride, module="features.11"),
+            dict(num_chs=256, reduction=8 * stride, module="features.12"),
+        ]
         # No explicit init: torchvision keeps PyTorch's default (Kaiming-uniform, a=sqrt(5))
         # for AlexNet, and so do we so that both start from the same distribution. That
         # init shrinks the signal about 2x per layer, so from scratch AlexNet starts
         # slowly and wants a modest learning rate (0.01 with SGD, as in the paper).
 
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last pooled map, ``(B, 256, 6, 6)`` at 224 px (``(B, 256, 4, 4)`` small at 28-32 px)."""
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pool, flatten, the two 4096-wide layers, then the output layer unless ``pre_logits``."""
+        x = torch.flatten(self.avgpool(x), 1)
+        for layer in self.classifier[:-1]:
+            x = layer(x)
+        return x if pre_logits else self.classifier[-1](x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)
-        x = self.avgpool(x)
-        x = torch.flatten(x, 1)
-        return self.classifier(x)
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.classifier[-1]
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new output layer for ``num_classes`` (0: none, the model returns the 4096 features)."""
+        self.num_classes = num_classes
+        self.classifier[-1] = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
 
 
 @register_model(
     family="alexnet",
     paper="Krizhevsky et al. 2012, ImageNet classification with deep convolutional neural networks",
     input_size=(3, 224, 224),
+    first_conv="features.0",
+    classifier="classifier.6",
+    mean=IMAGENET_STATS[0],
+    std=IMAGENET_STATS[1],
+    interpolation="bilinear",
+    crop_pct=0.875,
 )
 def alexnet(
     *,

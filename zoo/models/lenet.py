@@ -7,15 +7,31 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+import torch.fx
 import torch.nn.functional as F
 from torch import nn
 
+from ..constants import MNIST_STATS
 from ..registry import register_model
 
 __all__ = ["LeNet5", "lenet5"]
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 _POOLS = {"avg": nn.AvgPool2d, "max": nn.MaxPool2d}
+
+
+def pad_to_32(x: torch.Tensor) -> torch.Tensor:
+    """A 28x28 input (MNIST) zero-padded by 2 on every side; 32x32 as it is; else an error."""
+    size = tuple(x.shape[-2:])
+    if size == (28, 28):
+        return F.pad(x, (2, 2, 2, 2))
+    if size != (32, 32):
+        raise ValueError(f"LeNet-5 takes 32x32 (or 28x28, padded by 2) inputs, got {size[0]}x{size[1]}")
+    return x
+
+
+# A leaf of torch.fx traces (torchvision's create_feature_extractor): it branches on the input's size.
+torch.fx.wrap("pad_to_32")
 
 
 class LeNet5(nn.Module):
@@ -75,20 +91,44 @@ class LeNet5(nn.Module):
             act(),
             nn.Linear(f6, num_classes),
         )
+        self.num_classes, self.num_features = num_classes, f6
+        # Reductions count strides only: the unpadded 5x5 convolutions also trim 4 px each.
+        self.feature_info = [
+            dict(num_chs=c1, reduction=1, module="features.1"),  # C1 28x28
+            dict(num_chs=c3, reduction=2, module="features.4"),  # C3 10x10
+            dict(num_chs=c3, reduction=4, module="features.5"),  # S4 5x5
+        ]
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The S4 maps, ``(B, 16, 5, 5)``."""
+        return self.features(pad_to_32(x))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """C5 and F6 on the S4 maps, then the output layer unless ``pre_logits`` (F6's 84 units)."""
+        for layer in self.classifier[:-1]:
+            x = layer(x)
+        return x if pre_logits else self.classifier[-1](x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        size = tuple(x.shape[-2:])
-        if size == (28, 28):
-            x = F.pad(x, (2, 2, 2, 2))
-        elif size != (32, 32):
-            raise ValueError(f"LeNet-5 takes 32x32 (or 28x28, padded by 2) inputs, got {size[0]}x{size[1]}")
-        return self.classifier(self.features(x))
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.classifier[-1]
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new output layer for ``num_classes`` (0: none, the model returns F6's features)."""
+        self.num_classes = num_classes
+        self.classifier[-1] = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
 
 
 @register_model(
     family="lenet",
     paper="LeCun et al. 1998, Gradient-based learning applied to document recognition",
     input_size=(1, 32, 32),
+    first_conv="features.0",
+    classifier="classifier.5",
+    mean=MNIST_STATS[0],
+    std=MNIST_STATS[1],
 )
 def lenet5(
     *,
