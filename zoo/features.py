@@ -88,10 +88,14 @@ class FeatureMaps(nn.Module):
         from torchvision.models.feature_extraction import create_feature_extractor
 
         self.feature_info = FeatureInfo([{**levels[i], "index": i} for i in indices])
+        modules = [levels[i]["module"] for i in indices]
         with warnings.catch_warnings():
             # It notes that train mode traces more nodes (GoogLeNet's auxiliary heads): not ours to choose.
             warnings.filterwarnings("ignore", message=".*tracing the model in eval mode", category=UserWarning)
-            self.body = create_feature_extractor(model, {levels[i]["module"]: str(i) for i in indices})
+            self.body = create_feature_extractor(
+                model, {m: str(i) for m, i in zip(modules, indices)},
+                tracer_kwargs={"leaf_modules": _leaf_types(model, modules)},
+            )
         config = getattr(model, "zoo_config", None)
         if config is not None:
             kwargs = {**config["kwargs"], "features_only": True, "out_indices": indices}
@@ -101,3 +105,25 @@ class FeatureMaps(nn.Module):
 
     def forward(self, x: Tensor) -> list[Tensor]:
         return list(self.body(x).values())
+
+
+def _leaf_types(model: nn.Module, modules: list[str]) -> list[type[nn.Module]]:
+    """Module classes the tracer may call whole instead of tracing through.
+
+    Only a module that holds a level must be traced into; any other is one node
+    of the graph. The tracer takes classes, so a class is a leaf unless one of its
+    instances holds a level (VGG's ``features`` Sequential). This cuts a
+    ResNet-152 from about a thousand traced operations to a dozen (and its
+    tracing from seconds to milliseconds).
+    """
+    holders = {name for m in modules for name in _ancestors(m)}
+    inner = {type(mod) for name, mod in model.named_modules() if name in holders}
+    return sorted({type(mod) for name, mod in model.named_modules() if name not in holders} - inner,
+                  key=lambda t: t.__qualname__)
+
+
+def _ancestors(name: str) -> list[str]:
+    """``"layer1.0.conv1"`` -> ``["", "layer1", "layer1.0"]``: the modules that hold it."""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(len(parts))]
+
