@@ -54,8 +54,6 @@ def test_register_model_rejects_a_second_builder_under_one_name():
 
 
 def test_register_model_checks_its_preprocessing():
-    from zoo.registry import register_model
-
     with pytest.raises(ValueError, match="mean and std"):
         register_model(family="x", paper="p", input_size=(3, 8, 8), mean=(0.5,), std=(0.5, 0.5))
     with pytest.raises(ValueError, match="mean and std"):
