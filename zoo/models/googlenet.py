@@ -207,7 +207,7 @@ class GoogLeNet(nn.Module):
         x2 = x[:, 2:3] * (0.225 / 0.5) + (0.406 - 0.5) / 0.5
         return torch.cat((x0, x1, x2), 1)
 
-    def _trunk(self, x: Tensor, heads: bool) -> tuple[Tensor, Optional[Tensor], Optional[Tensor]]:
+    def _trunk(self, x: Tensor, heads: bool) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """Inception 5b's map and, with ``heads``, the two auxiliary heads' logits."""
         if self.transform_input:
             x = self._transform_input(x)

@@ -141,7 +141,7 @@ class VGG(nn.Module):
         self.classifier[-1] = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
 
 
-def _feature_info(cfg: list[Union[int, str]], batch_norm: bool) -> list[dict[str, Any]]:
+def _feature_info(cfg: list[int | str], batch_norm: bool) -> list[dict[str, Any]]:
     """The map before each pool (the last ReLU of a stage), then the last pool's output.
 
     Reductions are those of the 224 px network; the small stem's pools halve the
