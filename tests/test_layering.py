@@ -118,13 +118,13 @@ GRAPH = import_graph()
 # README's layout, bottom to top. A module (or package, with everything in it)
 # imports only from its own layer and those below.
 LAYERS = [
-    ("zoo.errors", "zoo.atomic", "zoo.version"),
+    ("zoo.errors", "zoo.atomic", "zoo.version", "zoo.constants", "zoo.features"),
     ("zoo.registry", "zoo.manifest"),
     ("zoo.rundir",),
     ("zoo.checkpoint",),
     ("zoo.pretrained",),
     ("zoo.layers", "zoo.models"),
-    ("zoo.factory", "zoo.data"),
+    ("zoo.factory", "zoo.preprocess", "zoo.data"),
     ("zoo.summary", "zoo.engine"),
     ("zoo.publish", "zoo.compare", "zoo.reproduce"),
     ("zoo.export", "zoo.cli"),

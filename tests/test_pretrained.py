@@ -435,3 +435,32 @@ def test_cli_eval_published_name(tmp_path, capsys):
     assert metrics["n"] == 16 and 0 <= metrics["acc1"] <= 1
     bad = run_cli("eval", "lenet5.nope", cwd=tmp_path, capsys=capsys)
     assert bad.returncode == 2 and "no published weights" in bad.stderr
+
+
+def test_declared_heads_and_first_conv_are_adapted(tmp_path, caplog):
+    """GoogLeNet declares three classifiers (fc and the two auxiliary fc2) and conv1.conv:
+    a bare state dict gives its class count, then all three heads are replaced and the
+    first convolution adapted; num_classes=0 removes the heads."""
+    torch.manual_seed(0)
+    src = zoo.create_model("googlenet", stem="small", num_classes=10)
+    ref = {k: v.clone() for k, v in src.state_dict().items()}
+    path = tmp_path / "g.pth"
+    torch.save(ref, path)
+    with caplog.at_level(logging.WARNING, logger="zoo.pretrained"):
+        model = zoo.create_model("googlenet", stem="small", pretrained=str(path), num_classes=5, in_chans=1)
+    heads = ("fc.", "aux1.fc2.", "aux2.fc2.")
+    for name in ("fc", "aux1.fc2", "aux2.fc2"):
+        assert model.get_submodule(name).out_features == 5
+    assert torch.equal(model.conv1.conv.weight, ref["conv1.conv.weight"].sum(1, keepdim=True))
+    kept = {k: v for k, v in model.state_dict().items() if not k.startswith(heads) and k != "conv1.conv.weight"}
+    assert kept and all(torch.equal(v, ref[k]) for k, v in kept.items())
+    text = " | ".join(r.getMessage() for r in caplog.records)
+    assert "new 5-class head (checkpoint has 10)" in text and "aux1.fc2.weight" in text
+    assert "conv1.conv.weight adapted from 3 to 1" in text
+    # The class count of a bare state dict is read off the declared classifier.
+    assert zoo.create_model("googlenet", stem="small", pretrained=str(path)).zoo_config["kwargs"] == {
+        "stem": "small", "num_classes": 10}
+    lenet = save_checkpoint(zoo.create_model("lenet5"), tmp_path / "l.safetensors")
+    headless = zoo.create_model("lenet5", pretrained=str(lenet), num_classes=0).eval()
+    assert isinstance(headless.get_classifier(), torch.nn.Identity)
+    assert headless(torch.randn(2, 1, 28, 28)).shape == (2, 84)

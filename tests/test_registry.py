@@ -51,3 +51,10 @@ def test_register_model_rejects_a_second_builder_under_one_name():
         @register_model(family="lenet", paper="-", input_size=(1, 32, 32), name="lenet5")
         def other(**kwargs):
             return torch.nn.Identity()
+
+
+def test_register_model_checks_its_preprocessing():
+    with pytest.raises(ValueError, match="mean and std"):
+        register_model(family="x", paper="p", input_size=(3, 8, 8), mean=(0.5,), std=(0.5, 0.5))
+    with pytest.raises(ValueError, match="mean and std"):
+        register_model(family="x", paper="p", input_size=(3, 8, 8), mean=(0.5,))

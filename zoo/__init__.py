@@ -7,6 +7,8 @@ registry, trained by one YAML-driven engine.
     >>> zoo.list_models("resnet*")[:3]
     ['resnet101', 'resnet110', 'resnet152']
     >>> model = zoo.create_model("lenet5", num_classes=10)
+    >>> zoo.data_config("lenet5.mnist")["mean"]
+    (0.1307,)
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import ZooError
 from .factory import create_model
+from .preprocess import data_config
 from .registry import list_models, model_info, register_model
 from .version import __version__
 
@@ -21,6 +24,7 @@ __all__ = [
     "__version__",
     "ZooError",
     "create_model",
+    "data_config",
     "list_models",
     "model_info",
     "register_model",

@@ -35,11 +35,14 @@ Adaptation, each reported in one line on the ``zoo.pretrained`` logger (stderr
 by default):
 
 * the model's keyword arguments start from those the checkpoint records (zoo
-  checkpoints) or those its tensor shapes imply (``num_classes``,
-  ``in_chans``); the caller's keyword arguments override them;
-* ``num_classes`` differing from the checkpoint's: the classifier head is
-  newly initialized, every other weight is kept;
-* ``in_chans`` differing: the first convolution is adapted, as timm does. To one
+  checkpoints), or, for a bare state dict, ``num_classes`` and ``in_chans`` read
+  off the classifier and first convolution the model entry declares
+  (``register_model(classifier=..., first_conv=...)``); the caller's keyword
+  arguments override them;
+* ``num_classes`` differing from the checkpoint's: the declared classifier
+  layer(s) are newly initialized (removed for ``num_classes=0``), every other
+  weight is kept;
+* ``in_chans`` differing: the declared first convolution is adapted, as timm does. To one
   channel its filters are summed over the input channels (a grey image seen as
   R = G = B gives the same response); to ``k`` channels they are repeated
   cyclically and scaled by ``c/k`` (``c`` the checkpoint's channels), which keeps
@@ -68,6 +71,7 @@ import torch
 from torch import nn
 
 from .checkpoint import is_refusal, is_tied, read_metadata, tensors_sha256
+from .constants import IMAGENET_STATS
 from .errors import CheckpointError, ConfigError, did_you_mean, first_line
 from .manifest import MANIFEST, WEIGHTS_DIR, file_sha256, published, published_file, published_names, published_tags
 from .registry import ModelEntry, list_models
@@ -93,7 +97,6 @@ _PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".pkl", ".ckpt")
 
 # torchvision builds these with other defaults when it loads its weights.
 _TORCHVISION_KWARGS: dict[str, dict[str, Any]] = {"googlenet": {"transform_input": True}}
-_IMAGENET_MEAN, _IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
 
 # ---------------------------------------------------------------------------------
@@ -208,8 +211,8 @@ def _from_torchvision(name: str, *, progress: bool = True) -> Source:
     meta = {
         "dataset": "imagenet-1k",
         "classes": list(weights.meta.get("categories") or []) or None,
-        "mean": _IMAGENET_MEAN,
-        "std": _IMAGENET_STD,
+        "mean": list(IMAGENET_STATS[0]),
+        "std": list(IMAGENET_STATS[1]),
         "source": str(weights),
     }
     return Source(_as_state_dict(state, cached), f"torchvision {weights}", meta, dict(_TORCHVISION_KWARGS.get(name, {})))
@@ -327,38 +330,10 @@ def adapt_first_conv(weight: torch.Tensor, in_chans: int) -> torch.Tensor:
     return out * (c / in_chans)
 
 
-def _model_shapes(entry: ModelEntry, kwargs: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-    """State-dict shapes of the architecture at ``kwargs``, without allocating it."""
-    with torch.device("meta"):
-        model = entry.build(**kwargs)
-    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
-
-
-def _first_conv_key(shapes: dict[str, tuple[int, ...]]) -> str | None:
-    return next((k for k, s in shapes.items() if k.endswith("weight") and len(s) >= 3), None)
-
-
-def _classify(
-    state: dict[str, torch.Tensor], shapes: dict[str, tuple[int, ...]], num_classes: int | None
-) -> tuple[dict[str, tuple[int, int]], tuple[str, int, int] | None, list[str]]:
-    """Shape differences between ``state`` and ``shapes``: head keys, the first conv, the rest."""
-    first = _first_conv_key(shapes)
-    heads: dict[str, tuple[int, int]] = {}
-    conv: tuple[str, int, int] | None = None
-    other: list[str] = []
-    for key, want in shapes.items():
-        if key not in state:
-            continue
-        have = tuple(state[key].shape)
-        if have == want:
-            continue
-        if key == first and len(have) == len(want) and have[0] == want[0] and have[2:] == want[2:]:
-            conv = (key, have[1], want[1])
-        elif num_classes is not None and have and len(have) == len(want) and have[1:] == want[1:] and want[0] == num_classes:
-            heads[key] = (have[0], want[0])
-        else:
-            other.append(f"{key} {list(have)} vs {list(want)}")
-    return heads, conv, other
+def _head_keys(entry: ModelEntry, keys: Any) -> list[str]:
+    """The keys of the classifier layer(s) ``entry`` declares (``register_model(classifier=...)``)."""
+    prefixes = tuple(f"{c}." for c in entry.classifier)
+    return [k for k in keys if prefixes and k.startswith(prefixes)]
 
 
 def _names(keys: list[str]) -> str:
@@ -385,16 +360,18 @@ def load_pretrained(
     # The checkpoint's architecture first, then what the caller asks for.
     base = {k: v for k, v in source.base_kwargs.items() if entry.accepts(k)}
     arch = {**base, **kwargs}
+    conv_key = f"{entry.first_conv}.weight" if entry.first_conv else None
     if not source.meta.get("model"):
-        # A bare state dict records no arguments: read num_classes / in_chans off its shapes.
-        probe = _model_shapes(entry, arch)
-        heads, conv, _ = _classify(source.state, probe, arch.get("num_classes", defaults.get("num_classes")))
-        if heads and "num_classes" in defaults and "num_classes" not in kwargs:
-            sizes = {have for have, _ in heads.values()}
-            if len(sizes) == 1:
-                arch["num_classes"] = sizes.pop()
-        if conv and "in_chans" in defaults and "in_chans" not in kwargs:
-            arch["in_chans"] = conv[1]
+        # A bare state dict records no arguments: its declared classifier says num_classes,
+        # its first convolution in_chans.
+        head = next((source.state[k] for k in _head_keys(entry, source.state) if k.endswith(".weight")), None)
+        if head is not None and "num_classes" in defaults and "num_classes" not in kwargs:
+            if head.shape[0] != defaults["num_classes"]:
+                arch["num_classes"] = head.shape[0]
+        conv = source.state.get(conv_key) if conv_key else None
+        if conv is not None and conv.dim() >= 3 and "in_chans" in defaults and "in_chans" not in kwargs:
+            if conv.shape[1] != defaults["in_chans"]:
+                arch["in_chans"] = conv.shape[1]
     src_classes = arch.get("num_classes", defaults.get("num_classes"))
     src_chans = arch.get("in_chans", defaults.get("in_chans"))
     target = dict(arch)
@@ -408,13 +385,26 @@ def load_pretrained(
 
     state = dict(source.state)
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    heads, conv, other = _classify(state, shapes, want_classes if want_classes != src_classes else None)
-    if conv and want_chans == src_chans:
-        other.append(f"{conv[0]} {list(state[conv[0]].shape)} vs {list(shapes[conv[0]])}")
-        conv = None
+    # Another num_classes: every tensor of the declared classifier(s) goes, the rest stays.
+    heads = _head_keys(entry, state) if want_classes != src_classes else []
+    for key in heads:
+        del state[key]
+    # Another in_chans: the declared first convolution is adapted.
+    conv: tuple[str, int, int] | None = None
+    if conv_key and want_chans != src_chans and conv_key in state and conv_key in shapes:
+        have, want = tuple(state[conv_key].shape), shapes[conv_key]
+        if len(have) == len(want) >= 3 and have[0] == want[0] and have[2:] == want[2:] and have[1] != want[1]:
+            conv = (conv_key, have[1], want[1])
+    other = [f"{k} {list(state[k].shape)} vs {list(want)}" for k, want in shapes.items()
+             if k in state and tuple(state[k].shape) != want and (conv is None or k != conv[0])]
     if other:
+        hint = ""
+        if want_classes != src_classes and not entry.classifier:
+            hint = f" ({entry.name} declares no classifier to replace for num_classes)"
+        elif want_chans != src_chans and not entry.first_conv:
+            hint = f" ({entry.name} declares no first_conv to adapt to in_chans)"
         raise CheckpointError(f"{label}: tensor shapes differ from {entry.name}({_kwargs_text(target)}): "
-                              f"{len(other)}: {_names(other)}")
+                              f"{len(other)}: {_names(other)}{hint}")
     notes: list[str] = []
     if conv:
         key, have, want = conv
@@ -422,10 +412,9 @@ def load_pretrained(
         how = "sum of the input-channel filters" if want == 1 else f"filters repeated and scaled by {have}/{want}"
         notes.append(f"first conv {key} adapted from {have} to {want} input channels ({how})")
     if heads:
-        for key in heads:
-            del state[key]
+        done = "removed (num_classes=0)" if want_classes == 0 else "newly initialized"
         notes.append(f"new {want_classes}-class head (checkpoint has {src_classes}): "
-                     f"{_names(sorted(heads))} newly initialized, backbone kept")
+                     f"{_names(sorted(heads))} {done}, backbone kept")
     # Submodules the architecture switched off (GoogLeNet's aux_logits=False) drop their weights.
     absent = sorted({k.split(".", 1)[0] for k in state if k not in shapes
                      and "." in k and getattr(model, k.split(".", 1)[0], "x") is None})
@@ -434,7 +423,8 @@ def load_pretrained(
         notes.append(f"weights of {', '.join(absent)} dropped (not in this configuration)")
 
     result = model.load_state_dict(state, strict=False)
-    missing = [k for k in result.missing_keys if k not in heads and not is_tied(model, k, state)]
+    new_head = set(_head_keys(entry, result.missing_keys)) if heads else set()
+    missing = [k for k in result.missing_keys if k not in new_head and not is_tied(model, k, state)]
     unexpected = list(result.unexpected_keys)
     if missing or unexpected:
         parts = []

@@ -3,7 +3,8 @@ listed here.
 
 A model family registers its public builders with :func:`register_model`::
 
-    @register_model(family="lenet", paper="LeCun et al. 1998, ...", input_size=(1, 32, 32))
+    @register_model(family="lenet", paper="LeCun et al. 1998, ...", input_size=(1, 32, 32),
+                    first_conv="features.0", classifier="classifier.5", mean=(0.1307,), std=(0.3081,))
     def lenet5(*, in_chans: int = 1, num_classes: int = 10, **kwargs) -> LeNet5: ...
 
 and users (and the engine) build them by name with :func:`zoo.create_model`
@@ -16,6 +17,11 @@ The registry imports no model: each family module registers itself when
 imported, and importing :mod:`zoo.models` (which ``import zoo`` does) imports
 every family module. So the registry sits below the models and a new family is
 a new file.
+
+``first_conv`` and ``classifier`` name the modules that pretrained loading adapts
+to ``in_chans`` and replaces for ``num_classes``; ``input_size``, ``mean``,
+``std``, ``interpolation`` and ``crop_pct`` are the preprocessing of the default
+recipe, which :func:`zoo.data_config` reports.
 """
 
 from __future__ import annotations
@@ -54,6 +60,16 @@ class ModelEntry:
     task: str
     # How the entry departs from its twin (a paper-faithful variant and the modern reading).
     notes: str = ""
+    # The module whose weight takes the input channels, and the classifier layer(s)
+    # that map features to classes (GoogLeNet has three: fc and two auxiliary heads).
+    first_conv: str | None = None
+    classifier: tuple[str, ...] = ()
+    # Preprocessing of the default recipe: normalization and, for the 224 px
+    # ImageNet designs, how an image is resized and centre-cropped to input_size.
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    interpolation: str | None = None
+    crop_pct: float | None = None
 
     @property
     def parameters(self) -> dict[str, inspect.Parameter]:
@@ -70,8 +86,14 @@ class ModelEntry:
         """The builder called with ``kwargs`` (checked against its signature first),
         randomly initialized; ``model.zoo_config`` records what rebuilds it."""
         self._check_kwargs(kwargs)
+        # num_classes=0 is timm's "no head": build the default head, then remove it.
+        headless = kwargs.get("num_classes") == 0
         try:
-            model = self.builder(**kwargs)
+            model = self.builder(**{k: v for k, v in kwargs.items() if not (headless and k == "num_classes")})
+            if headless:
+                if not hasattr(model, "reset_classifier"):
+                    raise ValueError("num_classes=0 removes the classifier, and this model has none")
+                model.reset_classifier(0)
         except (ValueError, TypeError) as exc:
             # Builders validate their arguments with ValueError; say which model.
             raise ConfigError(f"model {self.name!r}: {exc}") from exc
@@ -101,17 +123,36 @@ def register_model(
     task: str = "classification",
     name: str | None = None,
     notes: str = "",
+    first_conv: str | None = None,
+    classifier: str | tuple[str, ...] | None = None,
+    mean: tuple[float, ...] | None = None,
+    std: tuple[float, ...] | None = None,
+    interpolation: str | None = None,
+    crop_pct: float | None = None,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Class or function decorator that registers a model builder under its name.
 
     ``notes`` is a short text for ``zoo info``: what sets the entry apart from its twin.
+    ``first_conv``: module name of the first convolution (``"conv1"``), whose
+    weight pretrained loading adapts to another ``in_chans``. ``classifier``: the
+    module name(s) of the final classifier layer(s) (``"fc"``), re-initialized for
+    another ``num_classes``. ``mean``/``std`` (per channel, 0..1 scale),
+    ``interpolation`` (``"bilinear"``) and ``crop_pct`` (resize to
+    ``input_size / crop_pct``, then centre-crop) describe the expected input.
     """
+    if (mean is None) != (std is None) or (mean is not None and len(mean) != len(std or ())):
+        raise ValueError("register_model: mean and std go together, one value per channel")
+    heads = (classifier,) if isinstance(classifier, str) else tuple(classifier or ())
 
     def decorator(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         key = name or fn.__name__
         if key in _MODELS and _MODELS[key].builder is not fn:
             raise ValueError(f"model {key!r} is registered twice")
-        _MODELS[key] = ModelEntry(key, fn, family, paper, tuple(input_size), task, notes)
+        _MODELS[key] = ModelEntry(
+            key, fn, family, paper, tuple(input_size), task, notes=notes, first_conv=first_conv, classifier=heads,
+            mean=tuple(mean) if mean is not None else None, std=tuple(std) if std is not None else None,
+            interpolation=interpolation, crop_pct=crop_pct,
+        )
         return fn
 
     return decorator

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..constants import CIFAR10_STATS, CIFAR100_STATS, FASHION_MNIST_STATS, IMAGENET_STATS, MNIST_STATS
 from ..errors import ConfigError, DataError, first_line
 from .core import (
     DataBundle,
@@ -62,12 +63,6 @@ __all__ = [
     "IMAGENET_STATS",
 ]
 
-# Per-channel mean and std on the 0..1 scale, over each training set.
-MNIST_STATS = ((0.1307,), (0.3081,))
-FASHION_MNIST_STATS = ((0.2860,), (0.3530,))
-CIFAR10_STATS = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
-CIFAR100_STATS = ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762))
-IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]

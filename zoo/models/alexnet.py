@@ -14,9 +14,11 @@ from collections import OrderedDict
 from typing import Literal
 
 import torch
+import torch.fx
 import torch.nn.functional as F
 from torch import nn
 
+from ..constants import IMAGENET_STATS
 from ..registry import register_model
 
 __all__ = ["AlexNet", "alexnet", "AlexNet2012", "alexnet_2012"]
@@ -49,10 +51,10 @@ class AlexNet(nn.Module):
         super().__init__()
         if stem == "imagenet":
             conv1 = nn.Conv2d(in_chans, 64, kernel_size=11, stride=4, padding=2)
-            pool_padding, pooled = 0, 6
+            pool_padding, pooled, stride = 0, 6, 4
         elif stem == "small":
             conv1 = nn.Conv2d(in_chans, 64, kernel_size=3, stride=1, padding=1)
-            pool_padding, pooled = 1, 4
+            pool_padding, pooled, stride = 1, 4, 1
         else:
             raise ValueError(f"stem must be 'imagenet' or 'small', got {stem!r}")
 
@@ -85,22 +87,52 @@ class AlexNet(nn.Module):
             nn.ReLU(inplace=True),
             nn.Linear(4096, num_classes),
         )
+        self.num_classes, self.num_features = num_classes, 4096
+        # The last map at each stride: conv1, conv2, conv5 (after their ReLUs), the last pool.
+        self.feature_info = [
+            dict(num_chs=64, reduction=stride, module="features.1"),
+            dict(num_chs=192, reduction=2 * stride, module="features.4"),
+            dict(num_chs=256, reduction=4 * stride, module="features.11"),
+            dict(num_chs=256, reduction=8 * stride, module="features.12"),
+        ]
         # No explicit init: torchvision keeps PyTorch's default (Kaiming-uniform, a=sqrt(5))
         # for AlexNet, and so do we so that both start from the same distribution. That
         # init shrinks the signal about 2x per layer, so from scratch AlexNet starts
         # slowly and wants a modest learning rate (0.01 with SGD, as in the paper).
 
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last pooled map, ``(B, 256, 6, 6)`` at 224 px (``(B, 256, 4, 4)`` small at 28-32 px)."""
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pool, flatten, the two 4096-wide layers, then the output layer unless ``pre_logits``."""
+        x = torch.flatten(self.avgpool(x), 1)
+        for layer in self.classifier[:-1]:
+            x = layer(x)
+        return x if pre_logits else self.classifier[-1](x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)
-        x = self.avgpool(x)
-        x = torch.flatten(x, 1)
-        return self.classifier(x)
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.classifier[-1]
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new output layer for ``num_classes`` (0: none, the model returns the 4096 features)."""
+        self.num_classes = num_classes
+        self.classifier[-1] = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
 
 
 @register_model(
     family="alexnet",
     paper="Krizhevsky et al. 2012, ImageNet classification with deep convolutional neural networks",
     input_size=(3, 224, 224),
+    first_conv="features.0",
+    classifier="classifier.6",
+    mean=IMAGENET_STATS[0],
+    std=IMAGENET_STATS[1],
+    interpolation="bilinear",
+    crop_pct=0.875,
 )
 def alexnet(
     *,
@@ -128,6 +160,17 @@ def local_response_norm() -> nn.LocalResponseNorm:
     """
     n, alpha = 5, 1e-4
     return nn.LocalResponseNorm(size=n, alpha=n * alpha, beta=0.75, k=2.0)
+
+
+def require_227(x: torch.Tensor) -> torch.Tensor:
+    """The input as it is when 227x227, the size the 2012 network's layer sizes assume."""
+    if tuple(x.shape[-2:]) != (227, 227):
+        raise ValueError(f"AlexNet (2012) takes 227x227 inputs, got {x.shape[-2]}x{x.shape[-1]}")
+    return x
+
+
+# A leaf of torch.fx traces (torchvision's create_feature_extractor): it branches on the input's size.
+torch.fx.wrap("require_227")
 
 
 class AlexNet2012(nn.Module):
@@ -192,6 +235,14 @@ class AlexNet2012(nn.Module):
         self.fc7 = nn.Linear(4096, 4096)
         self.dropout = nn.Dropout(p=dropout)
         self.fc8: nn.Module = nn.Linear(4096, num_classes) if num_classes else nn.Identity()
+        self.num_features = 4096
+        # The last map at each stride: conv1 55x55, conv2 27x27, conv5 13x13, pool5 6x6.
+        self.feature_info = [
+            dict(num_chs=96, reduction=4, module="features.relu1"),
+            dict(num_chs=256, reduction=8, module="features.relu2"),
+            dict(num_chs=256, reduction=16, module="features.relu5"),
+            dict(num_chs=256, reduction=32, module="features.pool5"),
+        ]
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -204,9 +255,7 @@ class AlexNet2012(nn.Module):
                 nn.init.constant_(m.bias, 1.0 if ones else 0.0)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        if tuple(x.shape[-2:]) != (227, 227):
-            raise ValueError(f"AlexNet (2012) takes 227x227 inputs, got {x.shape[-2]}x{x.shape[-1]}")
-        return self.features(x)
+        return self.features(require_227(x))
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = torch.flatten(x, 1)
@@ -235,6 +284,12 @@ class AlexNet2012(nn.Module):
     family="alexnet",
     paper="Krizhevsky et al. 2012, ImageNet classification with deep convolutional neural networks (section 3)",
     input_size=(3, 227, 227),
+    first_conv="features.conv1",
+    classifier="fc8",
+    mean=IMAGENET_STATS[0],
+    std=IMAGENET_STATS[1],
+    interpolation="bilinear",
+    crop_pct=0.875,
     notes="AlexNet as published; alexnet is torchvision's single-GPU reading (Krizhevsky 2014). Here: "
           "96-256-384-384-256 kernels instead of 64-192-384-256-256; conv2, conv4 and conv5 split in two "
           "groups as on the paper's two GPUs; local response normalization (k=2, n=5, alpha=1e-4, "

@@ -14,9 +14,11 @@ from __future__ import annotations
 from typing import Literal, NamedTuple
 
 import torch
+import torch.fx
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..constants import IMAGENET_STATS
 from ..registry import register_model
 
 __all__ = [
@@ -181,6 +183,15 @@ class GoogLeNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(p=dropout)
         self.fc = nn.Linear(1024, num_classes)
+        self.num_classes, self.num_features = num_classes, 1024
+        s = 2 if stem == "imagenet" else 1  # conv1's stride, and maxpool1's (Identity in the small stem)
+        self.feature_info = [
+            dict(num_chs=64, reduction=s, module="conv1"),
+            dict(num_chs=192, reduction=s * s, module="conv3"),
+            dict(num_chs=480, reduction=2 * s * s, module="inception3b"),
+            dict(num_chs=832, reduction=4 * s * s, module="inception4e"),
+            dict(num_chs=1024, reduction=8 * s * s, module="inception5b"),
+        ]
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -200,7 +211,8 @@ class GoogLeNet(nn.Module):
         x2 = x[:, 2:3] * (0.225 / 0.5) + (0.406 - 0.5) / 0.5
         return torch.cat((x0, x1, x2), 1)
 
-    def forward(self, x: Tensor) -> Tensor | GoogLeNetOutputs:
+    def _trunk(self, x: Tensor, heads: bool) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """Inception 5b's map and, with ``heads``, the two auxiliary heads' logits."""
         if self.transform_input:
             x = self._transform_input(x)
         x = self.maxpool1(self.conv1(x))
@@ -210,27 +222,54 @@ class GoogLeNet(nn.Module):
         x = self.maxpool3(x)
 
         x = self.inception4a(x)
-        # Auxiliary heads only cost time in training, where their losses are used.
-        heads = self.training and self.aux_logits and self.aux1 is not None and self.aux2 is not None
-        aux1 = self.aux1(x) if heads else None
+        aux1 = self.aux1(x) if heads and self.aux1 is not None else None
         x = self.inception4d(self.inception4c(self.inception4b(x)))
-        aux2 = self.aux2(x) if heads else None
+        aux2 = self.aux2(x) if heads and self.aux2 is not None else None
         x = self.inception4e(x)
         x = self.maxpool4(x)
+        return self.inception5b(self.inception5a(x)), aux1, aux2
 
-        x = self.inception5b(self.inception5a(x))
-        x = self.avgpool(x)
-        x = torch.flatten(x, 1)
-        x = self.fc(self.dropout(x))
+    def forward_features(self, x: Tensor) -> Tensor:
+        """Inception 5b's map, ``(B, 1024, 7, 7)`` at 224 px."""
+        return self._trunk(x, heads=False)[0]
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Global average pool, dropout, then ``fc`` unless ``pre_logits``."""
+        x = self.dropout(torch.flatten(self.avgpool(x), 1))
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, x: Tensor) -> Tensor | GoogLeNetOutputs:
+        # Auxiliary heads only cost time in training, where their losses are used.
+        heads = self.training and self.aux_logits and self.aux1 is not None and self.aux2 is not None
+        x, aux1, aux2 = self._trunk(x, heads)
+        x = self.forward_head(x)
         if heads:
-            return GoogLeNetOutputs(x, aux2, aux1)
+            return GoogLeNetOutputs(x, aux2, aux1)  # type: ignore[arg-type]
         return x
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new ``fc`` and auxiliary ``fc2`` layers for ``num_classes`` (0: none, the
+        model returns the pooled features, and the auxiliary heads their 1024 features)."""
+        self.num_classes = num_classes
+        self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
+        for aux in (self.aux1, self.aux2):
+            if aux is not None:
+                aux.fc2 = nn.Linear(aux.fc1.out_features, num_classes) if num_classes else nn.Identity()
 
 
 @register_model(
     family="googlenet",
     paper="Szegedy et al. 2015, Going deeper with convolutions",
     input_size=(3, 224, 224),
+    first_conv="conv1.conv",
+    classifier=("fc", "aux1.fc2", "aux2.fc2"),
+    mean=IMAGENET_STATS[0],
+    std=IMAGENET_STATS[1],
+    interpolation="bilinear",
+    crop_pct=0.875,
 )
 def googlenet(
     *,
@@ -308,6 +347,17 @@ class InceptionAux2015(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         x = torch.flatten(self.conv(self.pool(x)), 1)
         return self.fc2(self.dropout(F.relu(self.fc1(x), inplace=True)))
+
+
+def require_224(x: Tensor) -> Tensor:
+    """The input as it is when 224x224, the size the 2015 network's final 7x7 pool assumes."""
+    if tuple(x.shape[-2:]) != (224, 224):
+        raise ValueError(f"GoogLeNet (2015) takes 224x224 inputs, got {x.shape[-2]}x{x.shape[-1]}")
+    return x
+
+
+# A leaf of torch.fx traces (torchvision's create_feature_extractor): it branches on the input's size.
+torch.fx.wrap("require_224")
 
 
 class GoogLeNet2015(nn.Module):
@@ -398,12 +448,18 @@ class GoogLeNet2015(nn.Module):
         self.avgpool = nn.AvgPool2d(7, stride=1)
         self.dropout = nn.Dropout(p=dropout)
         self.fc: nn.Module = nn.Linear(1024, num_classes) if num_classes else nn.Identity()
+        self.num_features = 1024
+        self.feature_info = [
+            dict(num_chs=64, reduction=2, module="conv1"),
+            dict(num_chs=192, reduction=4, module="conv3"),
+            dict(num_chs=480, reduction=8, module="inception3b"),
+            dict(num_chs=832, reduction=16, module="inception4e"),
+            dict(num_chs=1024, reduction=32, module="inception5b"),
+        ]
         self.apply(_init_2015)
 
     def _features(self, x: Tensor, heads: bool) -> tuple[Tensor, list[Tensor]]:
-        if tuple(x.shape[-2:]) != (224, 224):
-            raise ValueError(f"GoogLeNet (2015) takes 224x224 inputs, got {x.shape[-2]}x{x.shape[-1]}")
-        x = self.norm1(self.maxpool1(self.conv1(x)))
+        x = self.norm1(self.maxpool1(self.conv1(require_224(x))))
         x = self.maxpool2(self.norm2(self.conv3(self.conv2(x))))
         x = self.maxpool3(self.inception3b(self.inception3a(x)))
         x = self.inception4a(x)
@@ -459,6 +515,12 @@ def _init_2015(m: nn.Module) -> None:
     family="googlenet",
     paper="Szegedy et al. 2015, Going deeper with convolutions (section 5, Table 1)",
     input_size=(3, 224, 224),
+    first_conv="conv1.conv",
+    classifier=("fc", "aux1.fc2", "aux2.fc2"),
+    mean=IMAGENET_STATS[0],
+    std=IMAGENET_STATS[1],
+    interpolation="bilinear",
+    crop_pct=0.875,
     notes="GoogLeNet as published; googlenet is torchvision's reading. Here: no batch normalization "
           "(convolutions with biases, then ReLU); local response normalization after the first max-pool "
           "and after conv3 (figure 3); true 5x5 convolutions in the Inception modules (torchvision has "

@@ -9,15 +9,32 @@ from collections.abc import Sequence
 from typing import Literal
 
 import torch
+import torch.fx
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..constants import MNIST_STATS
 from ..registry import register_model
 
 __all__ = ["LeNet5", "lenet5", "LeNet5_1998", "lenet5_1998", "C3_TABLE", "rbf_prototypes"]
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 _POOLS = {"avg": nn.AvgPool2d, "max": nn.MaxPool2d}
+
+
+def pad_to_32(x: torch.Tensor, mode: str = "constant") -> torch.Tensor:
+    """A 28x28 input (MNIST) padded by 2 on every side (zeros, or ``F.pad``'s ``mode``);
+    32x32 as it is; else an error."""
+    size = tuple(x.shape[-2:])
+    if size == (28, 28):
+        return F.pad(x, (2, 2, 2, 2), mode=mode)
+    if size != (32, 32):
+        raise ValueError(f"LeNet-5 takes 32x32 (or 28x28, padded by 2) inputs, got {size[0]}x{size[1]}")
+    return x
+
+
+# A leaf of torch.fx traces (torchvision's create_feature_extractor): it branches on the input's size.
+torch.fx.wrap("pad_to_32")
 
 
 class LeNet5(nn.Module):
@@ -77,20 +94,44 @@ class LeNet5(nn.Module):
             act(),
             nn.Linear(f6, num_classes),
         )
+        self.num_classes, self.num_features = num_classes, f6
+        # Reductions count strides only: the unpadded 5x5 convolutions also trim 4 px each.
+        self.feature_info = [
+            dict(num_chs=c1, reduction=1, module="features.1"),  # C1 28x28
+            dict(num_chs=c3, reduction=2, module="features.4"),  # C3 10x10
+            dict(num_chs=c3, reduction=4, module="features.5"),  # S4 5x5
+        ]
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The S4 maps, ``(B, 16, 5, 5)``."""
+        return self.features(pad_to_32(x))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """C5 and F6 on the S4 maps, then the output layer unless ``pre_logits`` (F6's 84 units)."""
+        for layer in self.classifier[:-1]:
+            x = layer(x)
+        return x if pre_logits else self.classifier[-1](x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        size = tuple(x.shape[-2:])
-        if size == (28, 28):
-            x = F.pad(x, (2, 2, 2, 2))
-        elif size != (32, 32):
-            raise ValueError(f"LeNet-5 takes 32x32 (or 28x28, padded by 2) inputs, got {size[0]}x{size[1]}")
-        return self.classifier(self.features(x))
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.classifier[-1]
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new output layer for ``num_classes`` (0: none, the model returns F6's features)."""
+        self.num_classes = num_classes
+        self.classifier[-1] = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
 
 
 @register_model(
     family="lenet",
     paper="LeCun et al. 1998, Gradient-based learning applied to document recognition",
     input_size=(1, 32, 32),
+    first_conv="features.0",
+    classifier="classifier.5",
+    mean=MNIST_STATS[0],
+    std=MNIST_STATS[1],
 )
 def lenet5(
     *,
@@ -236,6 +277,7 @@ class RBFOutput(nn.Module):
 
     def __init__(self, num_classes: int) -> None:
         super().__init__()
+        self.out_features = num_classes  # as nn.Linear names it
         # A buffer, not a parameter: the paper fixes the codes so that they cannot
         # collapse onto each other. Saved with the weights, so a checkpoint is self-contained.
         self.register_buffer("prototypes", rbf_prototypes(num_classes))
@@ -310,6 +352,12 @@ class LeNet5_1998(nn.Module):
             ("f6_act", ScaledTanh()),
         ]))
         self.output: nn.Module = RBFOutput(num_classes) if num_classes else nn.Identity()
+        self.num_features = 84
+        self.feature_info = [
+            dict(num_chs=6, reduction=1, module="features.c1_act"),  # C1 28x28
+            dict(num_chs=16, reduction=2, module="features.c3_act"),  # C3 10x10
+            dict(num_chs=16, reduction=4, module="features.s4_act"),  # S4 5x5
+        ]
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -329,13 +377,7 @@ class LeNet5_1998(nn.Module):
         uniform(h.f6.in_features, h.f6.weight, h.f6.bias)
 
     def forward_features(self, x: Tensor) -> Tensor:
-        size = tuple(x.shape[-2:])
-        if size == (28, 28):
-            x = F.pad(x, (2, 2, 2, 2), mode="replicate")
-        elif size != (32, 32):
-            raise ValueError(f"LeNet-5 (1998) takes 32x32 (or 28x28, padded by 2) inputs, "
-                             f"got {size[0]}x{size[1]}")
-        return self.features(x)
+        return self.features(pad_to_32(x, "replicate"))
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         x = self.head(x)
@@ -357,6 +399,10 @@ class LeNet5_1998(nn.Module):
     family="lenet",
     paper="LeCun et al. 1998, Gradient-based learning applied to document recognition (section II.B)",
     input_size=(1, 32, 32),
+    first_conv="features.c1",
+    classifier="output",
+    mean=MNIST_STATS[0],
+    std=MNIST_STATS[1],
     notes="LeNet-5 as published; lenet5 is the modern reading. Here: 1.7159 tanh(2a/3) throughout; "
           "S2/S4 sum 2x2 fields times a trainable coefficient plus a bias per map; C3 connects only "
           "the S2 maps of Table I (1,516 parameters instead of 2,416); the output is Euclidean RBF "

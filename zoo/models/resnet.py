@@ -16,12 +16,13 @@ Two families live here:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..constants import CIFAR10_STATS, IMAGENET_STATS
 from ..registry import register_model
 
 __all__ = [
@@ -182,6 +183,13 @@ class ResNet(nn.Module):
         self.layer4 = self._make_layer(block, 512, layers[3], stride=2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512 * block.expansion, num_classes)
+        self.num_classes, self.num_features = num_classes, 512 * block.expansion
+        # The stem reduces by 2 (conv1) then 4 (max-pool), the small stem not at all.
+        conv1_stride, stem_stride = (2, 4) if stem == "imagenet" else (1, 1)
+        self.feature_info = [dict(num_chs=64, reduction=conv1_stride, module="relu")] + [
+            dict(num_chs=planes * block.expansion, reduction=stem_stride * 2**i, module=f"layer{i + 1}")
+            for i, planes in enumerate((64, 128, 256, 512))
+        ]
         # fan_out as torchvision (and Caffe's MSRA filler for these nets); fc keeps nn.Linear's default.
         _init_resnet(self, zero_init_residual=zero_init_residual, conv_mode="fan_out")
 
@@ -198,18 +206,37 @@ class ResNet(nn.Module):
         layers += [block(self.inplanes, planes) for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_features(self, x: Tensor) -> Tensor:
+        """The last stage's map, ``(B, 512 * expansion, 7, 7)`` at 224 px."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer1(x)
         x = self.layer2(x)
         x = self.layer3(x)
-        x = self.layer4(x)
-        x = self.avgpool(x)
-        x = torch.flatten(x, 1)
-        return self.fc(x)
+        return self.layer4(x)
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Global average pool, then ``fc`` unless ``pre_logits``."""
+        x = torch.flatten(self.avgpool(x), 1)
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new ``fc`` for ``num_classes`` (0: none, the model returns the pooled features)."""
+        self.num_classes = num_classes
+        self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
 
 
 _PAPER = "He et al. 2016, Deep residual learning for image recognition"
+# What every ImageNet ResNet entry declares (torchvision's preprocessing).
+_ENTRY: dict[str, Any] = dict(
+    input_size=(3, 224, 224), first_conv="conv1", classifier="fc",
+    mean=IMAGENET_STATS[0], std=IMAGENET_STATS[1], interpolation="bilinear", crop_pct=0.875,
+)
 
 
 def _resnet(
@@ -220,7 +247,7 @@ def _resnet(
     )
 
 
-@register_model(family="resnet", paper=_PAPER, input_size=(3, 224, 224))
+@register_model(family="resnet", paper=_PAPER, **_ENTRY)
 def resnet18(
     *, num_classes: int = 1000, in_chans: int = 3, stem: Stem = "imagenet", zero_init_residual: bool = False
 ) -> ResNet:
@@ -228,7 +255,7 @@ def resnet18(
     return _resnet(BasicBlock, [2, 2, 2, 2], num_classes, in_chans, stem, zero_init_residual)
 
 
-@register_model(family="resnet", paper=_PAPER, input_size=(3, 224, 224))
+@register_model(family="resnet", paper=_PAPER, **_ENTRY)
 def resnet34(
     *, num_classes: int = 1000, in_chans: int = 3, stem: Stem = "imagenet", zero_init_residual: bool = False
 ) -> ResNet:
@@ -236,7 +263,7 @@ def resnet34(
     return _resnet(BasicBlock, [3, 4, 6, 3], num_classes, in_chans, stem, zero_init_residual)
 
 
-@register_model(family="resnet", paper=_PAPER, input_size=(3, 224, 224))
+@register_model(family="resnet", paper=_PAPER, **_ENTRY)
 def resnet50(
     *, num_classes: int = 1000, in_chans: int = 3, stem: Stem = "imagenet", zero_init_residual: bool = False
 ) -> ResNet:
@@ -244,7 +271,7 @@ def resnet50(
     return _resnet(Bottleneck, [3, 4, 6, 3], num_classes, in_chans, stem, zero_init_residual)
 
 
-@register_model(family="resnet", paper=_PAPER, input_size=(3, 224, 224))
+@register_model(family="resnet", paper=_PAPER, **_ENTRY)
 def resnet101(
     *, num_classes: int = 1000, in_chans: int = 3, stem: Stem = "imagenet", zero_init_residual: bool = False
 ) -> ResNet:
@@ -252,7 +279,7 @@ def resnet101(
     return _resnet(Bottleneck, [3, 4, 23, 3], num_classes, in_chans, stem, zero_init_residual)
 
 
-@register_model(family="resnet", paper=_PAPER, input_size=(3, 224, 224))
+@register_model(family="resnet", paper=_PAPER, **_ENTRY)
 def resnet152(
     *, num_classes: int = 1000, in_chans: int = 3, stem: Stem = "imagenet", zero_init_residual: bool = False
 ) -> ResNet:
@@ -316,6 +343,10 @@ class CifarResNet(nn.Module):
         self.layer3 = self._make_layer(widths[2], n, stride=2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(widths[2], num_classes)
+        self.num_classes, self.num_features = num_classes, widths[2]
+        self.feature_info = [dict(num_chs=widths[0], reduction=1, module="relu")] + [
+            dict(num_chs=w, reduction=2**i, module=f"layer{i + 1}") for i, w in enumerate(widths)
+        ]
         # The paper uses He et al. (2015) init as in Caffe's MSRA filler, whose default
         # normalizes by fan_in.
         _init_resnet(self, zero_init_residual=zero_init_residual, conv_mode="fan_in")
@@ -329,48 +360,66 @@ class CifarResNet(nn.Module):
         layers += [BasicBlock(planes, planes) for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_features(self, x: Tensor) -> Tensor:
+        """The last stage's map, ``(B, 64, 8, 8)`` at 32 px."""
         x = self.relu(self.bn1(self.conv1(x)))
         x = self.layer1(x)
         x = self.layer2(x)
-        x = self.layer3(x)
-        x = self.avgpool(x)
-        x = torch.flatten(x, 1)
-        return self.fc(x)
+        return self.layer3(x)
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Global average pool, then ``fc`` unless ``pre_logits``."""
+        x = torch.flatten(self.avgpool(x), 1)
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new ``fc`` for ``num_classes`` (0: none, the model returns the pooled features)."""
+        self.num_classes = num_classes
+        self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
 
 
 _CIFAR_PAPER = "He et al. 2016, Deep residual learning for image recognition (sec. 4.2, CIFAR-10)"
+# The paper feeds whole 32x32 images: no resize, no crop at test time.
+_CIFAR_ENTRY: dict[str, Any] = dict(
+    input_size=(3, 32, 32), first_conv="conv1", classifier="fc", mean=CIFAR10_STATS[0], std=CIFAR10_STATS[1],
+)
 
 
 def _cifar(depth: int, num_classes: int, in_chans: int, zero_init_residual: bool) -> CifarResNet:
     return CifarResNet(depth, num_classes=num_classes, in_chans=in_chans, zero_init_residual=zero_init_residual)
 
 
-@register_model(family="resnet_cifar", paper=_CIFAR_PAPER, input_size=(3, 32, 32))
+@register_model(family="resnet_cifar", paper=_CIFAR_PAPER, **_CIFAR_ENTRY)
 def resnet20(*, num_classes: int = 10, in_chans: int = 3, zero_init_residual: bool = False) -> CifarResNet:
     """ResNet-20 for CIFAR, 3 blocks per stage (269,722 parameters; paper: 0.27M, 8.75% error)."""
     return _cifar(20, num_classes, in_chans, zero_init_residual)
 
 
-@register_model(family="resnet_cifar", paper=_CIFAR_PAPER, input_size=(3, 32, 32))
+@register_model(family="resnet_cifar", paper=_CIFAR_PAPER, **_CIFAR_ENTRY)
 def resnet32(*, num_classes: int = 10, in_chans: int = 3, zero_init_residual: bool = False) -> CifarResNet:
     """ResNet-32 for CIFAR, 5 blocks per stage (464,154 parameters; paper: 0.46M, 7.51% error)."""
     return _cifar(32, num_classes, in_chans, zero_init_residual)
 
 
-@register_model(family="resnet_cifar", paper=_CIFAR_PAPER, input_size=(3, 32, 32))
+@register_model(family="resnet_cifar", paper=_CIFAR_PAPER, **_CIFAR_ENTRY)
 def resnet44(*, num_classes: int = 10, in_chans: int = 3, zero_init_residual: bool = False) -> CifarResNet:
     """ResNet-44 for CIFAR, 7 blocks per stage (658,586 parameters; paper: 0.66M, 7.17% error)."""
     return _cifar(44, num_classes, in_chans, zero_init_residual)
 
 
-@register_model(family="resnet_cifar", paper=_CIFAR_PAPER, input_size=(3, 32, 32))
+@register_model(family="resnet_cifar", paper=_CIFAR_PAPER, **_CIFAR_ENTRY)
 def resnet56(*, num_classes: int = 10, in_chans: int = 3, zero_init_residual: bool = False) -> CifarResNet:
     """ResNet-56 for CIFAR, 9 blocks per stage (853,018 parameters; paper: 0.85M, 6.97% error)."""
     return _cifar(56, num_classes, in_chans, zero_init_residual)
 
 
-@register_model(family="resnet_cifar", paper=_CIFAR_PAPER, input_size=(3, 32, 32))
+@register_model(family="resnet_cifar", paper=_CIFAR_PAPER, **_CIFAR_ENTRY)
 def resnet110(*, num_classes: int = 10, in_chans: int = 3, zero_init_residual: bool = False) -> CifarResNet:
     """ResNet-110 for CIFAR, 18 blocks per stage (1,727,962 parameters; paper: 1.7M, 6.43% error)."""
     return _cifar(110, num_classes, in_chans, zero_init_residual)

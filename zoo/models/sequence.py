@@ -100,6 +100,7 @@ class SequenceModel(nn.Module):
                 self.head.weight = self.embedding.weight  # type: ignore[union-attr]
         else:
             self.head = nn.Linear(width, num_classes if task == "classification" else 1)
+        self.num_classes, self.num_features = (num_classes if task == "classification" else 0), width
 
     def _lengths(self, x: Tensor, lengths: Tensor | None) -> Tensor | None:
         if lengths is not None:
@@ -112,7 +113,10 @@ class SequenceModel(nn.Module):
         found = (real * positions).amax(1)
         return found.clamp(min=1) if bool((found < x.shape[1]).any()) else None
 
-    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+    def forward_features(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """What the head reads: the last layer's final state ``(B, width)`` (both
+        directions' for a bidirectional model), or every step's output ``(B, T, width)``
+        for a language model."""
         if self.embedding is not None:
             if x.dim() != 2 or x.is_floating_point():
                 raise ValueError(f"{self.cell} with vocab_size expects (B, T) token ids, got {x.dtype} {tuple(x.shape)}")
@@ -123,8 +127,7 @@ class SequenceModel(nn.Module):
             feats = x
         feats = F.dropout(feats, self.dropout, self.training)
         if self.task == "lm":
-            out, _ = self.rnn(feats)
-            return self.head(F.dropout(out, self.dropout, self.training))
+            return self.rnn(feats)[0]
         lengths = self._lengths(x, lengths)
         if lengths is not None:
             packed = pack_padded_sequence(feats, lengths.cpu(), batch_first=True, enforce_sorted=False)
@@ -133,9 +136,32 @@ class SequenceModel(nn.Module):
             _, state = self.rnn(feats)
         h_n = state[0] if isinstance(state, tuple) else state
         # Last layer's final state: (forward,) or (forward, reverse).
-        last = h_n[-self.rnn.num_directions :].transpose(0, 1).reshape(x.shape[0], -1)
-        out = self.head(F.dropout(last, self.dropout, self.training))
+        return h_n[-self.rnn.num_directions :].transpose(0, 1).reshape(x.shape[0], -1)
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Dropout, then the output layer unless ``pre_logits``."""
+        x = F.dropout(x, self.dropout, self.training)
+        if pre_logits:
+            return x
+        out = self.head(x)
         return out.squeeze(-1) if self.task == "regression" else out
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        return self.forward_head(self.forward_features(x, lengths))
+
+    def get_classifier(self) -> nn.Module:
+        return self.head
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new output layer for ``num_classes`` (0: none, the model returns the final state).
+
+        Classification only: a language model's head is its vocabulary, a
+        regression's its one output.
+        """
+        if self.task != "classification":
+            raise ValueError(f"reset_classifier applies to task='classification', not {self.task!r}")
+        self.num_classes = num_classes
+        self.head = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
 
 
 def _build(cell: str, **kwargs) -> SequenceModel:
@@ -147,6 +173,7 @@ def _build(cell: str, **kwargs) -> SequenceModel:
     paper="Elman 1990, Finding structure in time",
     input_size=(28, 28),
     task="classification",
+    classifier="head",
 )
 def rnn(
     *,
@@ -176,6 +203,7 @@ def rnn(
     paper="Cho et al. 2014, Learning phrase representations using RNN encoder-decoder for statistical machine translation",
     input_size=(28, 28),
     task="classification",
+    classifier="head",
 )
 def gru(
     *,
@@ -206,6 +234,7 @@ def gru(
     "Recurrent nets that time and count",
     input_size=(28, 28),
     task="classification",
+    classifier="head",
 )
 def lstm(
     *,

@@ -62,8 +62,14 @@ class TextCNN(nn.Module):
         self.convs = nn.ModuleList(nn.Conv1d(embed_dim, maps, w, padding=w - 1) for w in self.widths)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(maps * len(self.widths), num_classes)
+        self.num_classes, self.num_features = num_classes, maps * len(self.widths)
 
-    def forward(self, tokens: Tensor, lengths: Tensor | None = None) -> Tensor:
+    def forward_features(self, tokens: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """The max-over-time features, ``(B, maps * len(widths))``.
+
+        Pooling belongs here, not in the head: each width gives maps of another
+        length, and only their maxima line up.
+        """
         if tokens.dim() != 2 or tokens.is_floating_point():
             raise ValueError(f"textcnn expects (B, T) token ids, got {tokens.dtype} {tuple(tokens.shape)}")
         if lengths is None:
@@ -81,12 +87,28 @@ class TextCNN(nn.Module):
             feats = feats.masked_fill(~real.unsqueeze(1), float("-inf"))
             # max and ReLU commute: pool first, then rectify the (B, maps) maxima only.
             pooled.append(F.relu(feats.amax(-1)))
-        return self.fc(self.dropout(torch.cat(pooled, 1)))
+        return torch.cat(pooled, 1)
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Dropout, then ``fc`` unless ``pre_logits``."""
+        x = self.dropout(x)
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, tokens: Tensor, lengths: Tensor | None = None) -> Tensor:
+        return self.forward_head(self.forward_features(tokens, lengths))
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new ``fc`` for ``num_classes`` (0: none, the model returns the pooled features)."""
+        self.num_classes = num_classes
+        self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
 
     @torch.no_grad()
     def after_optimizer_step(self) -> None:
         """Kim's l2 constraint: rescale any output weight row with norm > max_norm to max_norm."""
-        if self.max_norm is not None:
+        if self.max_norm is not None and isinstance(self.fc, nn.Linear):
             self.fc.weight.copy_(torch.renorm(self.fc.weight, p=2, dim=0, maxnorm=self.max_norm))
 
 
@@ -95,6 +117,7 @@ class TextCNN(nn.Module):
     paper="Kim 2014, Convolutional neural networks for sentence classification",
     input_size=(64,),
     task="classification",
+    classifier="fc",
 )
 def textcnn(
     *,

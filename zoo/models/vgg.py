@@ -9,11 +9,12 @@ scratch without the paper's stage-wise initialization from shallower nets.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
+from ..constants import IMAGENET_STATS
 from ..registry import register_model
 
 __all__ = ["VGG", "make_layers", "CONFIGS"] + [f"vgg{d}{bn}" for d in (11, 13, 16, 19) for bn in ("", "_bn")]
@@ -96,6 +97,8 @@ class VGG(nn.Module):
             nn.Dropout(p=dropout),
             nn.Linear(4096, num_classes),
         )
+        self.num_classes, self.num_features = num_classes, 4096
+        self.feature_info = _feature_info(cfg, batch_norm)
         if init_weights:
             self._init_weights()
 
@@ -115,14 +118,54 @@ class VGG(nn.Module):
                 nn.init.normal_(m.weight, 0.0, 0.01)
                 nn.init.zeros_(m.bias)
 
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last pooled map, ``(B, 512, 7, 7)`` at 224 px."""
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pool, flatten, the two 4096-wide layers, then the output layer unless ``pre_logits``."""
+        x = torch.flatten(self.avgpool(x), 1)
+        for layer in self.classifier[:-1]:
+            x = layer(x)
+        return x if pre_logits else self.classifier[-1](x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)
-        x = self.avgpool(x)
-        x = torch.flatten(x, 1)
-        return self.classifier(x)
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.classifier[-1]
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new output layer for ``num_classes`` (0: none, the model returns the 4096 features)."""
+        self.num_classes = num_classes
+        self.classifier[-1] = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
+
+
+def _feature_info(cfg: list[int | str], batch_norm: bool) -> list[dict[str, Any]]:
+    """The map before each pool (the last ReLU of a stage), then the last pool's output.
+
+    Reductions are those of the 224 px network; the small stem's pools halve the
+    map too (rounding up), so they hold for it as well.
+    """
+    info: list[dict[str, Any]] = []
+    index, reduction, channels = 0, 1, 0
+    for v in cfg:
+        if v == "M":
+            info.append(dict(num_chs=channels, reduction=reduction, module=f"features.{index - 1}"))
+            index, reduction = index + 1, reduction * 2
+        else:
+            index, channels = index + (3 if batch_norm else 2), int(v)
+    info.append(dict(num_chs=channels, reduction=reduction, module=f"features.{index - 1}"))
+    return info
 
 
 _PAPER = "Simonyan & Zisserman 2015, Very deep convolutional networks for large-scale image recognition"
+
+# What every VGG entry declares (torchvision's ImageNet preprocessing).
+_ENTRY: dict[str, Any] = dict(
+    input_size=(3, 224, 224), first_conv="features.0", classifier="classifier.6",
+    mean=IMAGENET_STATS[0], std=IMAGENET_STATS[1], interpolation="bilinear", crop_pct=0.875,
+)
 
 
 def _vgg(cfg: str, batch_norm: bool, num_classes: int, in_chans: int, stem: Stem, dropout: float) -> VGG:
@@ -131,49 +174,49 @@ def _vgg(cfg: str, batch_norm: bool, num_classes: int, in_chans: int, stem: Stem
     )
 
 
-@register_model(family="vgg", paper=_PAPER, input_size=(3, 224, 224))
+@register_model(family="vgg", paper=_PAPER, **_ENTRY)
 def vgg11(*, num_classes: int = 1000, in_chans: int = 3, stem: Stem = "imagenet", dropout: float = 0.5) -> VGG:
     """VGG-11, configuration A (132,863,336 parameters); ``stem="small"`` for 28-64 px inputs."""
     return _vgg("A", False, num_classes, in_chans, stem, dropout)
 
 
-@register_model(family="vgg", paper=_PAPER, input_size=(3, 224, 224))
+@register_model(family="vgg", paper=_PAPER, **_ENTRY)
 def vgg11_bn(*, num_classes: int = 1000, in_chans: int = 3, stem: Stem = "imagenet", dropout: float = 0.5) -> VGG:
     """VGG-11 with batch normalization (132,868,840 parameters)."""
     return _vgg("A", True, num_classes, in_chans, stem, dropout)
 
 
-@register_model(family="vgg", paper=_PAPER, input_size=(3, 224, 224))
+@register_model(family="vgg", paper=_PAPER, **_ENTRY)
 def vgg13(*, num_classes: int = 1000, in_chans: int = 3, stem: Stem = "imagenet", dropout: float = 0.5) -> VGG:
     """VGG-13, configuration B (133,047,848 parameters); ``stem="small"`` for 28-64 px inputs."""
     return _vgg("B", False, num_classes, in_chans, stem, dropout)
 
 
-@register_model(family="vgg", paper=_PAPER, input_size=(3, 224, 224))
+@register_model(family="vgg", paper=_PAPER, **_ENTRY)
 def vgg13_bn(*, num_classes: int = 1000, in_chans: int = 3, stem: Stem = "imagenet", dropout: float = 0.5) -> VGG:
     """VGG-13 with batch normalization (133,053,736 parameters)."""
     return _vgg("B", True, num_classes, in_chans, stem, dropout)
 
 
-@register_model(family="vgg", paper=_PAPER, input_size=(3, 224, 224))
+@register_model(family="vgg", paper=_PAPER, **_ENTRY)
 def vgg16(*, num_classes: int = 1000, in_chans: int = 3, stem: Stem = "imagenet", dropout: float = 0.5) -> VGG:
     """VGG-16, configuration D (138,357,544 parameters); ``stem="small"`` for 28-64 px inputs."""
     return _vgg("D", False, num_classes, in_chans, stem, dropout)
 
 
-@register_model(family="vgg", paper=_PAPER, input_size=(3, 224, 224))
+@register_model(family="vgg", paper=_PAPER, **_ENTRY)
 def vgg16_bn(*, num_classes: int = 1000, in_chans: int = 3, stem: Stem = "imagenet", dropout: float = 0.5) -> VGG:
     """VGG-16 with batch normalization (138,365,992 parameters)."""
     return _vgg("D", True, num_classes, in_chans, stem, dropout)
 
 
-@register_model(family="vgg", paper=_PAPER, input_size=(3, 224, 224))
+@register_model(family="vgg", paper=_PAPER, **_ENTRY)
 def vgg19(*, num_classes: int = 1000, in_chans: int = 3, stem: Stem = "imagenet", dropout: float = 0.5) -> VGG:
     """VGG-19, configuration E (143,667,240 parameters); ``stem="small"`` for 28-64 px inputs."""
     return _vgg("E", False, num_classes, in_chans, stem, dropout)
 
 
-@register_model(family="vgg", paper=_PAPER, input_size=(3, 224, 224))
+@register_model(family="vgg", paper=_PAPER, **_ENTRY)
 def vgg19_bn(*, num_classes: int = 1000, in_chans: int = 3, stem: Stem = "imagenet", dropout: float = 0.5) -> VGG:
     """VGG-19 with batch normalization (143,678,248 parameters)."""
     return _vgg("E", True, num_classes, in_chans, stem, dropout)
