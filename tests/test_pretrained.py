@@ -15,6 +15,7 @@ import torch
 
 import zoo
 from zoo.checkpoint import load_checkpoint, read_metadata, save_checkpoint, save_state
+from zoo.engine.config import load_config
 from zoo.errors import CheckpointError, ConfigError, UnknownNameError
 from zoo.pretrained import (
     MANIFEST,
@@ -372,6 +373,10 @@ def test_manifest_consistent_with_files():
         for key in ("config", "command", "epochs"):
             assert entry.get(key), f"{name}: manifest lacks {key}"
         assert (MANIFEST.parents[2] / entry["config"]).is_file(), entry["config"]
+        # The config the manifest names is the one that trained these weights.
+        cfg = load_config(MANIFEST.parents[2] / entry["config"])
+        assert (cfg.model.name, cfg.train.epochs, cfg.data.name) == (entry["model"], entry["epochs"], entry["dataset"])
+        assert entry["config"] in entry["command"]
         # What `zoo eval` printed is what the training run measured on the same split.
         model = zoo.create_model(name, pretrained=True)
         assert model.zoo_meta["pretrained"] == f"published {name}"
