@@ -374,7 +374,8 @@ def test_manifest_consistent_with_files():
             assert entry.get(key), f"{name}: manifest lacks {key}"
         assert (MANIFEST.parents[2] / entry["config"]).is_file(), entry["config"]
         # The config the manifest names is the one that trained these weights.
-        cfg = load_config(MANIFEST.parents[2] / entry["config"])
+        overrides = [t for t in entry["command"].split() if "=" in t and not t.startswith("data.root=")]
+        cfg = load_config(MANIFEST.parents[2] / entry["config"], overrides)
         assert (cfg.model.name, cfg.train.epochs, cfg.data.name) == (entry["model"], entry["epochs"], entry["dataset"])
         assert entry["config"] in entry["command"]
         # What `zoo eval` printed is what the training run measured on the same split.
