@@ -78,14 +78,17 @@ def gru_step(gx: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, reset_aft
         z = torch.sigmoid(x_z + h_z)
         n = torch.tanh(x_n + r * h_n)
     else:
-        b_rz: Tensor | None = None
-        b_n: Tensor | None = None
+        # Written with matmul and explicit slices: TorchScript's autodiff miscomputes
+        # F.linear with a sliced optional bias, and chunk, on this graph.
+        h_rz = h @ w_hh[: 2 * hidden].t()
         if b_hh is not None:
-            b_rz, b_n = b_hh[: 2 * hidden], b_hh[2 * hidden :]
-        h_r, h_z = F.linear(h, w_hh[: 2 * hidden], b_rz).chunk(2, -1)
-        r = torch.sigmoid(x_r + h_r)
-        z = torch.sigmoid(x_z + h_z)
-        n = torch.tanh(x_n + F.linear(r * h, w_hh[2 * hidden :], b_n))
+            h_rz = h_rz + b_hh[: 2 * hidden]
+        r = torch.sigmoid(x_r + h_rz[..., :hidden])
+        z = torch.sigmoid(x_z + h_rz[..., hidden:])
+        h_n = (r * h) @ w_hh[2 * hidden :].t()
+        if b_hh is not None:
+            h_n = h_n + b_hh[2 * hidden :]
+        n = torch.tanh(x_n + h_n)
     return n + z * (h - n)  # = (1 - z) * n + z * h
 
 
