@@ -2,8 +2,8 @@
 
 Read top to bottom, the module is the model:
 
-1. **Equations**: :func:`rnn_step`, :func:`gru_step`, :func:`lstm_step`, one time step
-   each, as the papers write them.
+1. **Equations**: :func:`rnn_step`, :func:`gru_step`, :func:`lstm_step` (with
+   :func:`lstm_gates`), one time step each, as the papers write them.
 2. **Cells**: :class:`RNNCell`, :class:`GRUCell`, :class:`PeepholeLSTMCell`, one step
    with torch.nn's cell parameters (``weight_ih``, ``weight_hh``, ``bias_ih``,
    ``bias_hh``) and call signature.
@@ -47,7 +47,7 @@ from torch.nn.utils.rnn import PackedSequence
 from . import _recurrent_fast
 
 __all__ = [
-    "rnn_step", "gru_step", "lstm_step", "recurrent_layer",
+    "rnn_step", "gru_step", "lstm_gates", "lstm_step", "recurrent_layer",
     "RNNCell", "GRUCell", "PeepholeLSTMCell", "RNN", "GRU", "PeepholeLSTM",
 ]
 
@@ -92,6 +92,34 @@ def gru_step(gx: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, reset_aft
     return n + z * (h - n)  # = (1 - z) * n + z * h
 
 
+def lstm_gates(
+    gx: Tensor,
+    h: Tensor,
+    c: Tensor,
+    w_hh: Tensor,
+    b_hh: Tensor | None,
+    w_ci: Tensor | None = None,
+    w_cf: Tensor | None = None,
+    w_co: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """The gates ``i, f, g, o`` of one (peephole) LSTM step and the new cell state ``c_t``;
+    gate order i, f, g, o as in torch.nn.LSTM.
+
+    Peepholes as in Gers & Schmidhuber (2000): the input and forget gates look at the
+    old cell state ``c_{t-1}``, the output gate at the new one ``c_t``; each peephole
+    is a vector (a diagonal matrix), applied elementwise.
+    """
+    i, f, g, o = (gx + F.linear(h, w_hh, b_hh)).chunk(4, -1)
+    if w_ci is not None and w_cf is not None:
+        i = i + w_ci * c
+        f = f + w_cf * c
+    i, f, g = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g)
+    c = f * c + i * g
+    if w_co is not None:
+        o = o + w_co * c
+    return i, f, g, torch.sigmoid(o), c
+
+
 def lstm_step(
     gx: Tensor,
     h: Tensor,
@@ -103,21 +131,11 @@ def lstm_step(
     w_co: Tensor | None = None,
     w_hr: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """One (peephole, projected) LSTM step; gate order i, f, g, o as in torch.nn.LSTM.
-
-    Peepholes as in Gers & Schmidhuber (2000): the input and forget gates look at the
-    old cell state ``c_{t-1}``, the output gate at the new one ``c_t``; each peephole
-    is a vector (a diagonal matrix), applied elementwise. With ``w_hr`` (LSTMP, Sak et
-    al. 2014) the hidden state is projected: ``h_t = (o_t * tanh(c_t)) W_hr^T``.
-    """
-    i, f, g, o = (gx + F.linear(h, w_hh, b_hh)).chunk(4, -1)
-    if w_ci is not None and w_cf is not None:
-        i = i + w_ci * c
-        f = f + w_cf * c
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    if w_co is not None:
-        o = o + w_co * c
-    h = torch.sigmoid(o) * torch.tanh(c)
+    """One (peephole, projected) LSTM step: ``h_t = o_t * tanh(c_t)`` from :func:`lstm_gates`.
+    With ``w_hr`` (LSTMP, Sak et al. 2014) the hidden state is projected,
+    ``h_t = (o_t * tanh(c_t)) W_hr^T``."""
+    _, _, _, o, c = lstm_gates(gx, h, c, w_hh, b_hh, w_ci, w_cf, w_co)
+    h = o * torch.tanh(c)
     if w_hr is not None:
         h = F.linear(h, w_hr)
     return h, c
