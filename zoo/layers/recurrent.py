@@ -23,20 +23,16 @@ step ``t`` updates only the first ``batch_sizes[t]`` rows, so padding never touc
 result and each sequence's final state is the one after its own last step.
 
 **The fast path.** By default (``fused=True``) the stack hands each layer and direction
-to :mod:`zoo.layers._recurrent_fast` instead: the same function with back-propagation
-through time written out by hand, several times faster on CPU. It is used only in eager
-mode; under ``torch.jit.script``/``trace``, ``torch.compile``, ``torch.export``,
-autocast and with ``proj_size`` the stack runs :func:`recurrent_layer`, and
-``fused=False`` makes it do so always (step through it with a debugger; needed for
-double backward and ``torch.func`` transforms). The tests hold both paths equal to
-torch.nn.
+to :mod:`zoo.layers._recurrent_fast`: the same function with back-propagation through
+time written out by hand, several times faster. It runs only in eager mode; under
+``torch.jit.script``/``trace``, ``torch.compile``, ``torch.export``, autocast and with
+``proj_size`` the stack runs :func:`recurrent_layer`, and ``fused=False`` makes it do
+so always (to step through the equations, and for double backward and ``torch.func``).
 """
 
 from __future__ import annotations
 
 import math
-import numbers
-import warnings
 from typing import Literal
 
 import torch
@@ -45,6 +41,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from . import _recurrent_fast
+from ._recurrent_checks import check_arguments, check_cell_input, check_input
 
 __all__ = [
     "rnn_step", "gru_step", "lstm_gates", "lstm_step", "recurrent_layer",
@@ -151,17 +148,6 @@ def _uniform_init(module: nn.Module, hidden_size: int) -> None:
         nn.init.uniform_(p, -bound, bound)
 
 
-def _check_cell_input(name: str, input: Tensor, hx: Tensor | None, what: str = "hidden") -> None:
-    # torch.nn's cell checks and exception types; the rest (sizes, dtypes) fail in F.linear.
-    if input.dim() not in (1, 2):
-        raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.dim()}D instead")
-    if hx is not None:
-        if hx.dim() not in (1, 2):
-            raise ValueError(f"{name}: Expected {what} to be 1D or 2D, got {hx.dim()}D instead")
-        if hx.dim() != input.dim():
-            raise RuntimeError(f"{name}: {input.dim()}-D input needs a {input.dim()}-D {what}, got {hx.dim()}-D")
-
-
 class _CellBase(nn.Module):
     gates = 0  # set by each subclass
 
@@ -206,7 +192,7 @@ class RNNCell(_CellBase):
         self.reset_parameters()
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        _check_cell_input("RNNCell", input, hx)
+        check_cell_input("RNNCell", input, hx)
         x = input.unsqueeze(0) if input.dim() == 1 else input
         h = x.new_zeros(x.shape[0], self.hidden_size) if hx is None else (hx.unsqueeze(0) if input.dim() == 1 else hx)
         out = rnn_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh, self.nonlinearity)
@@ -227,7 +213,7 @@ class GRUCell(_CellBase):
         self.reset_parameters()
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        _check_cell_input("GRUCell", input, hx)
+        check_cell_input("GRUCell", input, hx)
         x = input.unsqueeze(0) if input.dim() == 1 else input
         h = x.new_zeros(x.shape[0], self.hidden_size) if hx is None else (hx.unsqueeze(0) if input.dim() == 1 else hx)
         out = gru_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh, self.reset_after)
@@ -253,20 +239,18 @@ class PeepholeLSTMCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, device, dtype)
         self.peephole = peephole
         for name in ("weight_ci", "weight_cf", "weight_co"):
-            if peephole:
-                self.register_parameter(name, nn.Parameter(torch.empty(hidden_size, device=device, dtype=dtype)))
-            else:
-                self.register_parameter(name, None)
+            w = nn.Parameter(torch.empty(hidden_size, device=device, dtype=dtype)) if peephole else None
+            self.register_parameter(name, w)
         self.reset_parameters()
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         if hx is None:
-            _check_cell_input("LSTMCell", input, None)
+            check_cell_input("LSTMCell", input, None)
             x = input.unsqueeze(0) if input.dim() == 1 else input
             h = c = x.new_zeros(x.shape[0], self.hidden_size)
         else:
-            _check_cell_input("LSTMCell", input, hx[0], "hx[0]")
-            _check_cell_input("LSTMCell", input, hx[1], "hx[1]")
+            check_cell_input("LSTMCell", input, hx[0], "hx[0]")
+            check_cell_input("LSTMCell", input, hx[1], "hx[1]")
             x = input.unsqueeze(0) if input.dim() == 1 else input
             h, c = (hx[0].unsqueeze(0), hx[1].unsqueeze(0)) if input.dim() == 1 else (hx[0], hx[1])
         h, c = lstm_step(
@@ -367,7 +351,7 @@ class _RecurrentBase(nn.Module):
         peephole: bool = False,
     ) -> None:
         super().__init__()
-        _check_arguments(input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size)
+        check_arguments(input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size, self.fused = bidirectional, proj_size, fused
@@ -409,22 +393,11 @@ class _RecurrentBase(nn.Module):
         return [[getattr(self, n) for n in names if n] for names in self._weight_names]
 
     def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.proj_size:
-            s += f", proj_size={self.proj_size}"
-        if self.num_layers != 1:
-            s += f", num_layers={self.num_layers}"
-        if not self.bias:
-            s += ", bias=False"
-        if self.batch_first:
-            s += ", batch_first=True"
-        if self.dropout:
-            s += f", dropout={self.dropout}"
-        if self.bidirectional:
-            s += ", bidirectional=True"
-        if not self.fused:
-            s += ", fused=False"
-        return s
+        shown = [("proj_size", 0), ("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
+                 ("bidirectional", False), ("fused", True)]
+        return ", ".join([f"{self.input_size}, {self.hidden_size}"] + [
+            f"{k}={getattr(self, k)}" for k, default in shown if getattr(self, k) != default
+        ])
 
     def __prepare_scriptable__(self):
         # TorchScript cannot look parameters up by a computed name: hand it the lists.
@@ -480,7 +453,7 @@ class _RecurrentBase(nn.Module):
             packed_sizes: list[int] = batch_sizes.tolist()
             sizes = packed_sizes
             batch = sizes[0]
-        self._check_input(data)
+        check_input(self.mode, data, self.weight_ih_l0.dtype, self.input_size)
 
         layers = self.num_layers * self.num_directions
         shapes = [[layers, batch, self.proj_size if self.proj_size > 0 else self.hidden_size]]
@@ -506,21 +479,6 @@ class _RecurrentBase(nn.Module):
             elif self.batch_first:
                 out = out.transpose(0, 1)
         return out, final
-
-    def _check_input(self, data: Tensor) -> None:
-        if not torch.jit.is_scripting():
-            dtype = self.weight_ih_l0.dtype
-            if data.dtype != dtype and not torch._C._is_any_autocast_enabled():
-                raise ValueError(
-                    f"{type(self).__name__} input dtype ({data.dtype}) does not match weight dtype ({dtype}). "
-                    f"Convert input: input.to({dtype}), or convert model: model.to({data.dtype})"
-                )
-        if data.dim() != 2:
-            raise RuntimeError(f"input must have 2 dimensions (packed data), got {data.dim()}")
-        if data.shape[-1] != self.input_size:
-            raise RuntimeError(
-                f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got {data.shape[-1]}"
-            )
 
     def _layers(self, x: Tensor, sizes: list[int], hx: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
         """Layer by layer, each direction over the previous layer's outputs (N, ·)."""
@@ -554,31 +512,19 @@ class _RecurrentBase(nn.Module):
         return x, [torch.stack(f) for f in finals]
 
 
-def _check_arguments(input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size) -> None:
-    """torch.nn.RNNBase's argument checks, with its exception types and warning."""
-    if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
-        raise ValueError(f"dropout should be a number in range [0, 1], the probability of zeroing, got {dropout!r}")
-    if dropout > 0 and num_layers == 1:
-        warnings.warn(
-            f"dropout acts after all but the last recurrent layer, so non-zero dropout expects "
-            f"num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}",
-            stacklevel=4,
-        )
-    for name, value in (("bias", bias), ("batch_first", batch_first)):
-        if not isinstance(value, bool):
-            raise TypeError(f"{name} should be of type bool, got: {type(value).__name__}")
-    for name, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{name} should be of type int, got: {type(value).__name__}")
-        if value <= 0:
-            raise ValueError(f"{name} must be greater than zero")
-    if proj_size < 0:
-        raise ValueError("proj_size should be a positive integer or zero to disable projections")
-    if proj_size >= hidden_size:
-        raise ValueError("proj_size has to be smaller than hidden_size")
+class _OneState(_RecurrentBase):
+    """RNN and GRU: one state, ``forward(input, hx=None) -> (output, h_n)``."""
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if isinstance(input, PackedSequence):
+            data, batch_sizes, sorted_indices, unsorted_indices = input
+            out, final = self._forward(data, None if hx is None else [hx], batch_sizes, sorted_indices, unsorted_indices)
+            return PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices), final[0]
+        out, final = self._forward(input, None if hx is None else [hx])
+        return out, final[0]
 
 
-class RNN(_RecurrentBase):
+class RNN(_OneState):
     r"""Elman (1990) recurrent network with torch.nn.RNN's interface.
 
     .. math:: h_t = \mathrm{act}(x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh}),
@@ -617,20 +563,12 @@ class RNN(_RecurrentBase):
     def _step_options(self) -> tuple[str, bool]:
         return self.nonlinearity, True
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        if isinstance(input, PackedSequence):
-            data, batch_sizes, sorted_indices, unsorted_indices = input
-            out, final = self._forward(data, _listed(hx), batch_sizes, sorted_indices, unsorted_indices)
-            return PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices), final[0]
-        out, final = self._forward(input, _listed(hx))
-        return out, final[0]
-
     def extra_repr(self) -> str:
         s = super().extra_repr()
         return s if self.nonlinearity == "tanh" else s + ", nonlinearity='relu'"
 
 
-class GRU(_RecurrentBase):
+class GRU(_OneState):
     r"""Gated recurrent unit (Cho et al. 2014) with torch.nn.GRU's interface.
 
     Gate order in the weights is r, z, n (reset, update, candidate), as in torch.nn.
@@ -681,14 +619,6 @@ class GRU(_RecurrentBase):
 
     def _step_options(self) -> tuple[str, bool]:
         return "tanh", self.reset_after
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        if isinstance(input, PackedSequence):
-            data, batch_sizes, sorted_indices, unsorted_indices = input
-            out, final = self._forward(data, _listed(hx), batch_sizes, sorted_indices, unsorted_indices)
-            return PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices), final[0]
-        out, final = self._forward(input, _listed(hx))
-        return out, final[0]
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
@@ -760,7 +690,3 @@ class PeepholeLSTM(_RecurrentBase):
     def extra_repr(self) -> str:
         s = super().extra_repr()
         return s if self.peephole else s + ", peephole=False"
-
-
-def _listed(hx: Tensor | None) -> list[Tensor] | None:
-    return None if hx is None else [hx]
