@@ -38,6 +38,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from . import _lstm_kernel
+
 __all__ = ["usable", "layer"]
 
 
@@ -522,12 +524,22 @@ class _LSTMLayer(torch.autograd.Function):
         work_full = work.unbind(0)
         minus_one = x.new_full((), -1.0)
         uniform = steps.uniform
+        # The step's elementwise work in one compiled C pass where it can (see _lstm_kernel).
+        peeps = (w_ci, w_cf, w_co) if peep else None
+        ckernel = _lstm_kernel.usable(x, c0, *(peeps or ())) and all(w.is_contiguous() for w in peeps or ())
+        if ckernel:
+            c0 = c0.contiguous()
+            s_k, r_k = (sp(gx), sp(r)) if keep else (None, None)
         for k in range(len(o)):
             if k and uniform:
                 h_prev, c_prev = o[k - 1], c_k[k - 1]
             else:
                 h_prev, c_prev = _prev(steps, k, o, h0), _prev(steps, k, c_k, c0)
             pre = _linear_add(h_prev, w_rec, gx_k[k])
+            if ckernel and pre.stride(1) == 1:
+                s_row, r_row = (s_k[k], r_k[k]) if keep else (None, None)
+                _lstm_kernel.lstm_forward_step(pre, c_prev, peeps, c_k[k], o[k], s_row, r_row)
+                continue
             i, f, g, og = g_i[k], g_f[k], g_g[k], g_o[k]
             if peep:
                 pre[:, : 2 * H].unflatten(1, (2, H)).addcmul_(c_prev.unsqueeze(1), w_if)
@@ -577,15 +589,23 @@ class _LSTMLayer(torch.autograd.Function):
         b_last = steps.sizes[K - 1]
         dh = do[K - 1] + d_hn[:b_last]
         dc_next = d_cn[:b_last]  # dL/dc_t arriving from step t+1 (and c_n)
+        peeps = (w_ci, w_cf, w_co) if peep else None
+        ckernel = _lstm_kernel.usable(s, d_out) and all(w.is_contiguous() for w in peeps or ())
+        if ckernel:  # two dL/dc buffers, used in turn: a step reads one and writes the other
+            s_k, r_k, dc_bufs = sp(s), sp(r), s.new_empty(2, steps.batch, H).unbind(0)
         for k in range(K - 1, -1, -1):
-            dc = torch.addcmul(dc_next, dh, kap[k])
-            torch.mul(dh, a_o[k], out=dg_o[k])
-            if peep:
-                dc.addcmul_(dg_o[k], w_co)
-            torch.mul(dc.unsqueeze(1), a3[k], out=dg3[k])
-            dc_prev = dc.mul_(f_k[k])
-            if peep:
-                dc_prev.addcmul_(dg_i[k], w_ci).addcmul_(dg_f[k], w_cf)
+            if ckernel and dh.stride(1) == 1 and dc_next.stride(1) == 1:
+                dc_prev = dc_bufs[k % 2][: steps.sizes[k]]
+                _lstm_kernel.lstm_backward_step(dh, dc_next, s_k[k], r_k[k], peeps, dg_k[k], dc_prev)
+            else:
+                dc = torch.addcmul(dc_next, dh, kap[k])
+                torch.mul(dh, a_o[k], out=dg_o[k])
+                if peep:
+                    dc.addcmul_(dg_o[k], w_co)
+                torch.mul(dc.unsqueeze(1), a3[k], out=dg3[k])
+                dc_prev = dc.mul_(f_k[k])
+                if peep:
+                    dc_prev.addcmul_(dg_i[k], w_ci).addcmul_(dg_f[k], w_cf)
             if k and steps.sizes[k] == steps.sizes[k - 1]:
                 dh = _linear_add(dg_k[k], w_rec, do[k - 1])
                 dc_next = dc_prev
