@@ -1,5 +1,5 @@
-"""The compiled LSTM step (zoo.layers._lstm_kernel): same results as the torch-op path
-and torch.nn, and a silent fallback when it cannot be built or is turned off."""
+"""The compiled LSTM and GRU steps (zoo.layers._lstm_kernel): same results as the torch-op
+path and torch.nn, and a silent fallback when they cannot be built or are turned off."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from zoo.layers import PeepholeLSTM
+from zoo.layers import GRU, PeepholeLSTM
 from zoo.layers import _lstm_kernel as kernel
 
 TOL = 1e-5
@@ -114,3 +114,32 @@ def _check_layer_still_equals_torch_nn():
     mod.load_state_dict(ref.state_dict())
     expected, got = _outputs_and_grads(ref, packed=True), _outputs_and_grads(mod, packed=True)
     assert _max_diff(expected[0], got[0]) <= TOL and _max_diff(expected[1], got[1]) <= TOL
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
+def test_gru_kernel_equals_torch_ops_and_torch_nn(packed, monkeypatch):
+    if not kernel.available():
+        pytest.skip("no C compiler here")
+    torch.manual_seed(0)
+    ref, mod = nn.GRU(I, H, bidirectional=True), GRU(I, H, bidirectional=True)
+    mod.load_state_dict(ref.state_dict())
+    calls = []
+    step = kernel.gru_forward_step
+    monkeypatch.setattr(kernel, "gru_forward_step", lambda *a: calls.append(1) or step(*a))
+
+    def run(module):
+        torch.manual_seed(1)
+        x = torch.randn(T, B, I, requires_grad=True)
+        h0 = torch.randn(2, B, H, requires_grad=True)
+        inp = pack_padded_sequence(x, LENGTHS, enforce_sorted=False) if packed else x
+        out, h = module(inp, h0)
+        out = out.data if packed else out
+        loss = (out * torch.linspace(-1, 1, out.numel()).view(out.shape)).sum() + (h * h).sum()
+        return [out, h], list(torch.autograd.grad(loss, [x, h0, *module.parameters()]))
+
+    with_kernel = run(mod)
+    assert len(calls) == 2 * T
+    monkeypatch.setattr(kernel, "_lib", None)
+    without, expected = run(mod), run(ref)
+    for a, b in ((with_kernel, without), (with_kernel, expected)):
+        assert _max_diff(a[0], b[0]) <= TOL and _max_diff(a[1], b[1]) <= TOL

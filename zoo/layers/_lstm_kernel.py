@@ -1,4 +1,4 @@
-"""One fused C kernel for the elementwise part of an LSTM step, compiled on first use.
+"""Fused C kernels for the elementwise part of an LSTM (and GRU) step, compiled on first use.
 
 Why: after its matrix product, a step of the fast LSTM path runs about fourteen small
 elementwise torch kernels on (B, H) tensors. Each is below ATen's parallel grain size,
@@ -6,7 +6,7 @@ so they run one after another on one thread, and each re-reads its inputs from a
 the product has just flushed; with two threads that is where the fast path lost to
 torch.nn.LSTM (oneDNN fuses this work into its LSTM primitive). This kernel does the
 whole step's elementwise work, backward factors included, in one pass per row, and a
-second one the backward step's.
+second one the backward step's; a third does the GRU's forward step (reset after).
 
 How: the C source below is compiled once per machine with the system C compiler
 (``cc -O3 -march=native -shared -fPIC``, about a second, no torch headers) into a
@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["lstm_forward_step", "lstm_backward_step", "available", "usable", "library_path"]
+__all__ = ["lstm_forward_step", "lstm_backward_step", "gru_forward_step", "available", "usable", "library_path"]
 
 SOURCE = r"""
 #include <stdint.h>
@@ -171,6 +171,43 @@ void zoo_lstm_backward_step(
         }
     }
 }
+
+/* One GRU step (reset after the product) after its matrix product, for rows 0..B-1.
+   g  (B, 3H) the input projection r, z, n (n doubled); overwritten with r, z and n
+   gh (B, 3H) h_{t-1} W_hh^T + b_hh (n part doubled); hp (B, H) h_{t-1}; out (B, H) h_t.
+   With keep, s (B, 3H) = [r(1-r) gh_n, (h_{t-1} - n) z(1-z), (1-z)(1-n^2)]. */
+void zoo_gru_forward_step(
+    int64_t B, int64_t H,
+    float *g, int64_t ld_g,
+    const float *gh, int64_t ld_gh,
+    const float *hp, int64_t ld_hp,
+    float *out, int64_t ld_o,
+    float *s, int64_t ld_s,
+    int keep)
+{
+    for (int64_t b = 0; b < B; ++b) {
+        float *gr = g + b * ld_g, *gz = gr + H, *gn = gr + 2 * H;
+        const float *hr = gh + b * ld_gh, *hz = hr + H, *hn = hr + 2 * H, *h0 = hp + b * ld_hp;
+        float *o = out + b * ld_o;
+        if (keep) {
+            float *sr = s + b * ld_s, *sz = sr + H, *sp = sr + 2 * H;
+            #pragma GCC ivdep
+            for (int64_t j = 0; j < H; ++j) {
+                float r = sigm(gr[j] + hr[j]), z = sigm(gz[j] + hz[j]);
+                float n = 2.0f * sigm(gn[j] + r * hn[j]) - 1.0f, d = h0[j] - n, p = 1.0f - n * n;
+                gr[j] = r; gz[j] = z; gn[j] = n; o[j] = n + z * d;
+                sr[j] = (r - r * r) * hn[j]; sz[j] = d * (z - z * z); sp[j] = p - p * z;
+            }
+        } else {
+            #pragma GCC ivdep
+            for (int64_t j = 0; j < H; ++j) {
+                float r = sigm(gr[j] + hr[j]), z = sigm(gz[j] + hz[j]);
+                float n = 2.0f * sigm(gn[j] + r * hn[j]) - 1.0f;
+                gr[j] = r; gz[j] = z; gn[j] = n; o[j] = n + z * (h0[j] - n);
+            }
+        }
+    }
+}
 """
 
 FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-shared", "-fPIC", "-std=c99"]
@@ -234,6 +271,9 @@ def _load() -> ctypes.CDLL | None:
         back = lib.zoo_lstm_backward_step
         back.argtypes = [i64, i64, ptr, i64, ptr, i64, ptr, i64, ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, i64]
         back.restype = None
+        gru = lib.zoo_gru_forward_step
+        gru.argtypes = [i64, i64, ptr, i64, ptr, i64, ptr, i64, ptr, i64, ptr, i64, ctypes.c_int]
+        gru.restype = None
         _lib = lib
     except Exception:  # noqa: BLE001 - any failure means: keep the torch kernels
         _lib = None
@@ -295,6 +335,15 @@ def lstm_backward_step(
     lib.zoo_lstm_backward_step(
         batch, hidden, *_rows(dh), *_rows(dc_next), *_rows(s), *_rows(r), w_ci, w_cf, w_co, *_rows(dg), *_rows(dc_prev)
     )
+
+
+def gru_forward_step(g: Tensor, gh: Tensor, h_prev: Tensor, out: Tensor, s: Tensor | None) -> None:
+    """The elementwise part of one GRU step (reset after the product; see the C source)."""
+    lib = _load()
+    assert lib is not None
+    batch, hidden = out.shape
+    lib.zoo_gru_forward_step(batch, hidden, *_rows(g), *_rows(gh), *_rows(h_prev), *_rows(out), *_rows(s),
+                             int(s is not None))
 
 
 def usable(*tensors: Tensor) -> bool:

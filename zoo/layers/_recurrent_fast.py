@@ -386,11 +386,18 @@ class _GRULayer(torch.autograd.Function):
             one = x.new_ones(())
         minus_one = x.new_full((), -1.0)
         uniform = steps.uniform
+        # The step's elementwise work in one compiled C pass where it can (see _lstm_kernel).
+        ckernel = reset_after and _lstm_kernel.usable(x, h0)
+        if ckernel:
+            g_k, s_k = sp(g), (sp(s) if keep else None)
         for k in range(len(o)):
             h_prev = o[k - 1] if k and uniform else _prev(steps, k, o, h0)
             r, z = g_r[k], g_z[k]
             if reset_after:
                 gh = _linear(h_prev, w_rec, b_h, dnn)  # h W_hh^T + b_hh, candidate part doubled
+                if ckernel and gh.stride(1) == 1 and h_prev.stride(1) == 1:
+                    _lstm_kernel.gru_forward_step(g_k[k], gh, h_prev, o[k], s_k[k] if keep else None)
+                    continue
                 gh_n = gh[:, 2 * H :]
                 g_rz[k].add_(gh[:, : 2 * H]).sigmoid_()
                 n = g_n[k].addcmul_(r, gh_n).sigmoid_()
