@@ -5,7 +5,7 @@
 For hidden sizes 32-512, batches 16-256 and 1 (RNN), 3 (GRU) or 4 (LSTM) gates, times the loop's
 product ``other + h W^T`` (h: (B, H), W: (gates*H, H)) with ``torch.addmm`` and with
 oneDNN's linear op on a weight reordered once into oneDNN's layout, which is what
-``zoo.layers.recurrent`` does for weights of at least 2^17 elements. Prints the ratio
+``zoo.layers._recurrent_fast`` does for weights of at least 2^17 elements. Prints the ratio
 oneDNN / torch.addmm; below 1 oneDNN is faster. Each case repeats for 0.3 s after warm-up.
 """
 

@@ -113,7 +113,9 @@ def test_onnx_without_onnx_is_one_clear_line(tmp_path, capsys):
 @pytest.mark.parametrize("name,kwargs,input_size", [
     ("lenet5", {}, (1, 28, 28)),
     ("resnet20", {}, (3, 32, 32)),
+    ("rnn", {"hidden_size": 16, "num_layers": 2}, (28, 28)),
     ("gru", {"hidden_size": 16}, (28, 28)),
+    ("lstm", {"hidden_size": 16, "bidirectional": True}, (28, 28)),
     ("lstm", {"task": "lm", "vocab_size": 40, "embed_dim": 16, "hidden_size": 16}, (12,)),
 ])
 def test_onnx_equals_eager(tmp_path, name, kwargs, input_size):
@@ -124,7 +126,7 @@ def test_onnx_equals_eager(tmp_path, name, kwargs, input_size):
     assert result["max_abs_diff"] is not None and result["max_abs_diff"] < 1e-4
     eager = load_checkpoint(ckpt)
     session = ort.InferenceSession(result["path"], providers=["CPUExecutionProvider"])
-    batch = 5 if len(input_size) == 3 and name != "gru" else 2  # CNNs keep a free batch axis
+    batch = 5 if len(input_size) == 3 else 2  # CNNs keep a free batch axis
     x = example_input(eager, eager.zoo_meta, batch=batch, seed=1)
     got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
     with torch.no_grad():

@@ -14,7 +14,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from zoo.layers import GRU, RNN, GRUCell, PeepholeLSTM, PeepholeLSTMCell, RNNCell, recurrent
+from zoo.layers import GRU, RNN, GRUCell, PeepholeLSTM, PeepholeLSTMCell, RNNCell
+from zoo.layers import _recurrent_fast as fast
 
 TOL = 1e-5
 I, H, T, B = 5, 7, 6, 4
@@ -63,10 +64,11 @@ CASES = list(itertools.product(["rnn_tanh", "rnn_relu", "gru", "lstm"], [1, 2], 
 def onednn_everywhere(monkeypatch):
     """Every float32 CPU product through oneDNN, however small: the thresholds that keep
     small products on torch.mm would otherwise keep these tests' sizes off oneDNN."""
-    if not recurrent._ONEDNN:
+    if not fast._ONEDNN_OPS:
         pytest.skip("this torch build has no oneDNN linear op")
-    monkeypatch.setattr(recurrent, "_PACK_MIN_WEIGHT", 0)
-    monkeypatch.setattr(recurrent, "_ONEDNN_MIN_MACS", 0)
+    monkeypatch.setattr(fast, "_ONEDNN", True)  # on Intel CPUs it is off by default
+    monkeypatch.setattr(fast, "_PACK_MIN_WEIGHT", 0)
+    monkeypatch.setattr(fast, "_ONEDNN_MIN_MACS", 0)
 
 
 @pytest.mark.parametrize("fused", [True, False], ids=["fused", "reference"])
@@ -398,15 +400,16 @@ def test_backward_through_a_retained_graph_repeats_itself(kind):
 
 
 def test_products_go_to_onednn_only_where_it_pays(monkeypatch):
-    if not recurrent._ONEDNN:
+    if not fast._ONEDNN_OPS:
         pytest.skip("this torch build has no oneDNN linear op")
+    monkeypatch.setattr(fast, "_ONEDNN", True)  # on Intel CPUs it is off by default
     x = torch.zeros(1)
-    assert recurrent._use_onednn(x) and not recurrent._use_onednn(x.double())
+    assert fast._use_onednn(x) and not fast._use_onednn(x.double())
     monkeypatch.setattr(torch.backends.mkldnn, "enabled", False)
-    assert not recurrent._use_onednn(x)
-    assert recurrent._pack(torch.zeros(1024, 256), 64, dnn=True).is_mkldnn  # an LSTM's W_hh, hidden 256
-    assert not recurrent._pack(torch.zeros(1024, 256), 64, dnn=False).is_mkldnn
-    assert not recurrent._pack(torch.zeros(28, 7), 4, dnn=True).is_mkldnn
+    assert not fast._use_onednn(x)
+    assert fast._pack(torch.zeros(1024, 256), 64, dnn=True).is_mkldnn  # an LSTM's W_hh, hidden 256
+    assert not fast._pack(torch.zeros(1024, 256), 64, dnn=False).is_mkldnn
+    assert not fast._pack(torch.zeros(28, 7), 4, dnn=True).is_mkldnn
 
 
 @pytest.mark.parametrize("kind", ["rnn_tanh", "rnn_relu", "gru", "gru_before", "lstm", "peephole"])
@@ -426,7 +429,7 @@ def test_onednn_and_torch_mm_products_agree(kind, onednn_everywhere, monkeypatch
         return [out.data, *states], grads
 
     default = outputs_and_grads()
-    monkeypatch.setattr(recurrent, "_ONEDNN", False)
+    monkeypatch.setattr(fast, "_ONEDNN", False)
     plain = outputs_and_grads()
     assert max_diff(default[0], plain[0]) <= TOL
     assert max_diff(default[1], plain[1]) <= TOL
@@ -493,12 +496,10 @@ def test_gradient_clipping_keeps_exploding_rnn_finite():
 
 def test_errors_are_clear():
     mod = PeepholeLSTM(I, H, num_layers=2)
-    with pytest.raises(ValueError, match="input_size=5"):
+    with pytest.raises(RuntimeError, match="input_size. Expected 5"):
         mod(torch.randn(T, B, I + 1))
     with pytest.raises(RuntimeError, match="Expected hidden size"):
         mod(torch.randn(T, B, I), (torch.zeros(1, B, H), torch.zeros(2, B, H)))
-    with pytest.raises(NotImplementedError):
-        PeepholeLSTM(I, H, proj_size=2)
     with pytest.warns(UserWarning, match="dropout"):
         GRU(I, H, dropout=0.3)
 

@@ -11,11 +11,11 @@ exported model is then run on the example and compared with the eager model; the
 command fails if they differ.
 
 Tracing records the operations of one forward pass. CNNs export with a free
-batch dimension. The recurrent models are exported with their reference
-(unfused) time loop unrolled, so the sequence length ``T`` of the example is
-fixed in the exported graph (and the batch size too for the recurrent models);
-the exported file records the example shape (``zoo.json`` in TorchScript's extra
-files, ``doc_string``/metadata in ONNX).
+batch dimension. The recurrent layers take their readable time loop by themselves
+while traced (their fused kernels are eager-only), and it is unrolled, so the
+sequence length ``T`` of the example is fixed in the exported graph (and the batch
+size too for the recurrent models); the exported file records the example shape
+(``zoo.json`` in TorchScript's extra files, ``doc_string``/metadata in ONNX).
 
 ONNX needs the ``onnx`` package (``pip install 'zoo[onnx]'``); the comparison
 runs with ``onnxruntime`` when that is installed.
@@ -78,20 +78,6 @@ def example_input(model: nn.Module, meta: dict[str, Any] | None = None, *, batch
     return torch.randn(batch, *[int(s) for s in size], generator=gen)
 
 
-@contextlib.contextmanager
-def _traceable(model: nn.Module):
-    """Recurrent layers switched to their plain-autograd time loop while tracing
-    (the fused path is a custom autograd Function, which a trace cannot record)."""
-    switched = [m for m in model.modules() if getattr(m, "fused", None) is True]
-    for m in switched:
-        m.fused = False
-    try:
-        yield model
-    finally:
-        for m in switched:
-            m.fused = True
-
-
 def _flatten(out: Any) -> list[torch.Tensor]:
     if isinstance(out, torch.Tensor):
         return [out]
@@ -128,7 +114,7 @@ def to_torchscript(model: nn.Module, example: torch.Tensor, path: Path, *, meta:
     from .checkpoint import atomic_write
 
     model = model.eval()
-    with _traceable(model), torch.no_grad(), warnings.catch_warnings():
+    with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", FutureWarning)  # "torch.jit is deprecated": still the TorchScript path
         try:
@@ -151,15 +137,14 @@ def to_onnx(model: nn.Module, example: torch.Tensor, path: Path, *, meta: dict[s
     from .checkpoint import atomic_write
 
     model = model.eval()
-    with _traceable(model), torch.no_grad():
+    with torch.no_grad():
         ref = model(example)
     n_out = len(_flatten(ref))
     outputs = ["output"] if n_out == 1 else [f"output{i}" for i in range(n_out)]
     dynamic = None if _is_recurrent(model) else {"input": {0: "batch"}, **{o: {0: "batch"} for o in outputs}}
 
     def write(p: Path) -> None:
-        with _traceable(model), torch.no_grad(), warnings.catch_warnings(), \
-                contextlib.redirect_stdout(io.StringIO()):
+        with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             torch.onnx.export(model, (example,), str(p), dynamo=False, input_names=["input"], output_names=outputs,
                               dynamic_axes=dynamic, opset_version=opset)

@@ -1,54 +1,38 @@
-"""Vanilla RNN, GRU and peephole LSTM, written from their equations.
+"""Vanilla RNN, GRU and (peephole, projected) LSTM, written from their equations.
 
-Cell -> layer -> stack:
+Read top to bottom, the module is the model:
 
-* the *cells* (:class:`RNNCell`, :class:`GRUCell`, :class:`PeepholeLSTMCell`) are one
-  time step each, with torch.nn's cell parameters (``weight_ih``, ``weight_hh``,
-  ``bias_ih``, ``bias_hh``) and call signature;
-* a *layer* runs one direction of one layer over a whole sequence. The input
-  projection ``x_t W_ih^T + b`` of every step is one matrix product over all steps;
-  only the recurrent product ``h_{t-1} W_hh^T`` is left inside the time loop;
-* the *stack* (:class:`RNN`, :class:`GRU`, :class:`PeepholeLSTM`) owns the parameters
-  under torch.nn.RNN/GRU/LSTM's names (``weight_ih_l0``, ``weight_hh_l0_reverse``, ...)
-  so ``load_state_dict(torch_module.state_dict())`` works as-is, and has torch.nn's
-  constructor arguments, forward signature and return values, including
-  :class:`~torch.nn.utils.rnn.PackedSequence` input.
-
-Two implementations of the layer compute the same function:
-
-* ``fused=True`` (default): a :class:`torch.autograd.Function` per layer and direction.
-  Its forward pass makes the input projection of all steps one matrix product, then
-  runs the time loop with in-place kernels and no graph, keeping per step the factors
-  its backward pass needs (computed while the step's gates are still in cache). Its
-  backward pass is back-propagation through time written out by hand: each step's
-  gate gradients go into one ``(T*B, gates)`` buffer (the factors' own, unless the
-  graph is retained), so ``dL/dW_hh``, ``dL/dW_ih`` and ``dL/dx`` are each a single
-  matrix product after the loop, and a step costs one matrix product and a few
-  small elementwise kernels instead of the dozens of graph nodes of a step-by-step
-  autograd loop. Large float32 CPU products run in oneDNN, with the recurrent weight
-  reordered once per call (see "Matrix products"). ``tanh`` is evaluated as
-  ``2*sigmoid(2x) - 1`` because torch's CPU ``tanh`` kernel costs about five
-  ``sigmoid`` kernels here; the factor 2 is folded into copies of the weights (exact
-  in floating point), and the error is a few units in the last place of 1. The
-  backward is not differentiable again: asking for ``create_graph=True`` through it
-  raises an error pointing to ``fused=False``.
-* ``fused=False``: the same equations as ordinary autograd operations, one cell call
-  per step. Use it for double backward (gradient penalties, ``create_graph=True``),
-  ``torch.func`` transforms and forward-mode AD. It is also taken automatically under
-  ``torch.compile`` tracing and autocast.
+1. **Equations**: :func:`rnn_step`, :func:`gru_step`, :func:`lstm_step` (with
+   :func:`lstm_gates`), one time step each, as the papers write them.
+2. **Cells**: :class:`RNNCell`, :class:`GRUCell`, :class:`PeepholeLSTMCell`, one step
+   with torch.nn's cell parameters (``weight_ih``, ``weight_hh``, ``bias_ih``,
+   ``bias_hh``) and call signature.
+3. **Layer**: :func:`recurrent_layer`, one direction of one layer over a whole (packed)
+   batch. The input projection ``x_t W_ih^T + b`` of every step is one matrix product;
+   only the recurrent product is left inside the loop, which calls the step function.
+4. **Stack**: :class:`RNN`, :class:`GRU`, :class:`PeepholeLSTM` own the parameters
+   under torch.nn.RNN/GRU/LSTM's names (``weight_ih_l0``, ``weight_hh_l0_reverse``,
+   ``weight_hr_l0`` ...), so ``load_state_dict(torch_module.state_dict())`` works
+   as-is, and have torch.nn's constructor arguments, argument and input checks,
+   forward signature and return values, including
+   :class:`~torch.nn.utils.rnn.PackedSequence` input.
 
 Packed and padded batches share one code path: a padded ``(T, B, F)`` batch is a
 packed one whose ``batch_sizes`` are all ``B``. In a packed batch (sorted by length)
-step ``t`` updates only the first ``batch_sizes[t]`` rows, so padding never touches
-the result and each sequence's final state is the one after its own last step.
+step ``t`` updates only the first ``batch_sizes[t]`` rows, so padding never touches the
+result and each sequence's final state is the one after its own last step.
+
+**The fast path.** By default (``fused=True``) the stack hands each layer and direction
+to :mod:`zoo.layers._recurrent_fast`: the same function with back-propagation through
+time written out by hand, several times faster. It runs only in eager mode; under
+``torch.jit.script``/``trace``, ``torch.compile``, ``torch.export``, autocast and with
+``proj_size`` the stack runs :func:`recurrent_layer`, and ``fused=False`` makes it do
+so always (to step through the equations, and for double backward and ``torch.func``).
 """
 
 from __future__ import annotations
 
 import math
-import numbers
-import warnings
-from collections.abc import Sequence
 from typing import Literal
 
 import torch
@@ -56,20 +40,29 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
-__all__ = ["RNNCell", "GRUCell", "PeepholeLSTMCell", "RNN", "GRU", "PeepholeLSTM"]
+from . import _recurrent_fast
+from ._recurrent_checks import check_arguments, check_cell_input, check_input
+
+__all__ = [
+    "rnn_step", "gru_step", "lstm_gates", "lstm_step", "recurrent_layer",
+    "RNNCell", "GRUCell", "PeepholeLSTMCell", "RNN", "GRU", "PeepholeLSTM",
+]
 
 
 # =====================================================================================
-# The equations, one step, as plain autograd code (cells and the reference layer path)
+# 1. The equations, one step
 # =====================================================================================
-# ``gx`` is the input projection x W_ih^T (+ b_ih, + whichever b_hh terms may be folded
-# into it); ``b_hh`` is passed separately only where it cannot be folded.
+# ``gx`` is the input projection x W_ih^T + b_ih (+ b_hh where it may be folded in).
 
 
 def rnn_step(gx: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, nonlinearity: str) -> Tensor:
     """Elman (1990): ``h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)``."""
     pre = gx + F.linear(h, w_hh, b_hh)
-    return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
+    if nonlinearity == "tanh":
+        return torch.tanh(pre)
+    if nonlinearity == "relu":
+        return torch.relu(pre)
+    raise RuntimeError(f"Unknown nonlinearity: {nonlinearity}")
 
 
 def gru_step(gx: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, reset_after: bool) -> Tensor:
@@ -82,14 +75,46 @@ def gru_step(gx: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, reset_aft
         z = torch.sigmoid(x_z + h_z)
         n = torch.tanh(x_n + r * h_n)
     else:
-        b_rz = b_n = None
+        # Written with matmul and explicit slices: TorchScript's autodiff miscomputes
+        # F.linear with a sliced optional bias, and chunk, on this graph.
+        h_rz = h @ w_hh[: 2 * hidden].t()
         if b_hh is not None:
-            b_rz, b_n = b_hh[: 2 * hidden], b_hh[2 * hidden :]
-        h_r, h_z = F.linear(h, w_hh[: 2 * hidden], b_rz).chunk(2, -1)
-        r = torch.sigmoid(x_r + h_r)
-        z = torch.sigmoid(x_z + h_z)
-        n = torch.tanh(x_n + F.linear(r * h, w_hh[2 * hidden :], b_n))
+            h_rz = h_rz + b_hh[: 2 * hidden]
+        r = torch.sigmoid(x_r + h_rz[..., :hidden])
+        z = torch.sigmoid(x_z + h_rz[..., hidden:])
+        h_n = (r * h) @ w_hh[2 * hidden :].t()
+        if b_hh is not None:
+            h_n = h_n + b_hh[2 * hidden :]
+        n = torch.tanh(x_n + h_n)
     return n + z * (h - n)  # = (1 - z) * n + z * h
+
+
+def lstm_gates(
+    gx: Tensor,
+    h: Tensor,
+    c: Tensor,
+    w_hh: Tensor,
+    b_hh: Tensor | None,
+    w_ci: Tensor | None = None,
+    w_cf: Tensor | None = None,
+    w_co: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """The gates ``i, f, g, o`` of one (peephole) LSTM step and the new cell state ``c_t``;
+    gate order i, f, g, o as in torch.nn.LSTM.
+
+    Peepholes as in Gers & Schmidhuber (2000): the input and forget gates look at the
+    old cell state ``c_{t-1}``, the output gate at the new one ``c_t``; each peephole
+    is a vector (a diagonal matrix), applied elementwise.
+    """
+    i, f, g, o = (gx + F.linear(h, w_hh, b_hh)).chunk(4, -1)
+    if w_ci is not None and w_cf is not None:
+        i = i + w_ci * c
+        f = f + w_cf * c
+    i, f, g = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g)
+    c = f * c + i * g
+    if w_co is not None:
+        o = o + w_co * c
+    return i, f, g, torch.sigmoid(o), c
 
 
 def lstm_step(
@@ -101,588 +126,20 @@ def lstm_step(
     w_ci: Tensor | None = None,
     w_cf: Tensor | None = None,
     w_co: Tensor | None = None,
+    w_hr: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """One (peephole) LSTM step; gate order i, f, g, o as in torch.nn.LSTM.
-
-    Peepholes as in Gers & Schmidhuber (2000): the input and forget gates look at the
-    old cell state ``c_{t-1}``, the output gate at the new one ``c_t``; each peephole
-    is a vector (a diagonal matrix), applied elementwise.
-    """
-    i, f, g, o = (gx + F.linear(h, w_hh, b_hh)).chunk(4, -1)
-    if w_ci is not None:
-        i = i + w_ci * c
-        f = f + w_cf * c
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    if w_co is not None:
-        o = o + w_co * c
-    return torch.sigmoid(o) * torch.tanh(c), c
+    """One (peephole, projected) LSTM step: ``h_t = o_t * tanh(c_t)`` from :func:`lstm_gates`.
+    With ``w_hr`` (LSTMP, Sak et al. 2014) the hidden state is projected,
+    ``h_t = (o_t * tanh(c_t)) W_hr^T``."""
+    _, _, _, o, c = lstm_gates(gx, h, c, w_hh, b_hh, w_ci, w_cf, w_co)
+    h = o * torch.tanh(c)
+    if w_hr is not None:
+        h = F.linear(h, w_hr)
+    return h, c
 
 
 # =====================================================================================
-# Time-step bookkeeping shared by both layer implementations
-# =====================================================================================
-class _Steps:
-    """The time steps of one direction over a packed batch, in the order they run.
-
-    Rows of step ``t`` are ``data[offset_t : offset_t + batch_sizes[t]]``
-    (PackedSequence layout, sequences sorted by decreasing length).
-    """
-
-    __slots__ = ("sizes", "offsets", "reverse", "uniform", "batch", "length")
-
-    def __init__(self, batch_sizes: Sequence[int], reverse: bool) -> None:
-        offsets, total = [], 0
-        for size in batch_sizes:
-            offsets.append(total)
-            total += size
-        order = range(len(batch_sizes) - 1, -1, -1) if reverse else range(len(batch_sizes))
-        self.sizes = [batch_sizes[t] for t in order]
-        self.offsets = [offsets[t] for t in order]
-        self.reverse = reverse
-        self.uniform = min(batch_sizes) == max(batch_sizes)
-        self.batch = max(batch_sizes)
-        self.length = len(batch_sizes)
-
-    def split(self, buf: Tensor) -> list[Tensor]:
-        """Per-step row blocks of a ``(N, ...)`` buffer, in running order (views)."""
-        if self.uniform:
-            views = list(buf.unflatten(0, (self.length, self.batch)).unbind(0))
-            return views[::-1] if self.reverse else views
-        return [buf[o : o + b] for o, b in zip(self.offsets, self.sizes)]
-
-    def storage_order(self, per_step: list[Tensor]) -> list[Tensor]:
-        return per_step[::-1] if self.reverse else per_step
-
-
-def _prev(steps: _Steps, k: int, outs: Sequence[Tensor], init: Tensor) -> Tensor:
-    """State entering step ``k``: the previous step's output rows, topped up from ``init``
-    for sequences that start here (reverse direction of a packed batch)."""
-    b = steps.sizes[k]
-    if k == 0:
-        return init if b == init.shape[0] else init[:b]
-    pb = steps.sizes[k - 1]
-    if b == pb:
-        return outs[k - 1]
-    if b < pb:
-        return outs[k - 1][:b]
-    return torch.cat((outs[k - 1], init[pb:b]))
-
-
-def _last(steps: _Steps, outs: Sequence[Tensor]) -> Tensor:
-    """Each sequence's state after its own last step, rows in batch order (a new tensor)."""
-    pieces = [outs[-1]]
-    for k in range(len(outs) - 1, 0, -1):
-        b, pb = steps.sizes[k], steps.sizes[k - 1]
-        if b < pb:  # rows b..pb ended at step k-1
-            pieces.append(outs[k - 1][b:pb])
-    return torch.cat(pieces)
-
-
-def _route(b: int, pb: int, d_prev: Tensor, d_last: Tensor, d_init: Tensor) -> Tensor:
-    """Backward of :func:`_prev`/:func:`_last` between steps ``k`` (``b`` rows) and ``k-1``
-    (``pb`` rows) when the sizes differ: returns the gradient reaching step ``k-1``'s
-    output, writes what reaches the initial state into ``d_init``."""
-    if b < pb:  # rows b..pb of step k-1 are final states
-        return torch.cat((d_prev, d_last[b:pb]))
-    d_init[pb:b] = d_prev[pb:]
-    return d_prev[:pb]
-
-
-def _prevs_cat(steps: _Steps, outs: Sequence[Tensor], init: Tensor) -> Tensor:
-    """Every step's incoming state stacked in storage order: ``(N, H)``."""
-    prevs = [_prev(steps, k, outs, init) for k in range(len(outs))]
-    return torch.cat(steps.storage_order(prevs))
-
-
-# =====================================================================================
-# Matrix products
-# =====================================================================================
-# On CPUs with oneDNN, torch.nn.LSTM runs oneDNN's fused LSTM primitive, while torch.mm
-# goes to MKL. For large products oneDNN's own kernels are the faster of the two here
-# (10-30% on the AMD EPYC of benchmarks/README.md), and a recurrent weight reordered
-# once per call into oneDNN's blocked layout saves the repacking each of the loop's
-# products would otherwise do once the weight no longer fits in the core's L2 cache.
-# A oneDNN call costs about 15 us more than torch.mm, though, so small products stay
-# with torch.mm, as does everything else (other dtypes and devices, builds without
-# oneDNN, torch.backends.mkldnn disabled). The two differ only in rounding.
-_PACK_MIN_WEIGHT = 1 << 17  # elements of a recurrent weight worth reordering (512 KB in float32)
-_ONEDNN_MIN_MACS = 1 << 24  # multiply-adds of a one-off product worth a oneDNN call
-
-
-def _probe_onednn() -> bool:
-    try:
-        w = torch.ops.mkldnn._reorder_linear_weight(torch.ones(2, 2), 1)
-        y = torch.ops.mkldnn._linear_pointwise.binary(torch.ones(1, 2), torch.ones(1, 2), w, None, "add")
-        return bool(y.eq(3).all())
-    except (AttributeError, RuntimeError, NotImplementedError):
-        return False
-
-
-_ONEDNN = _probe_onednn()
-
-
-def _use_onednn(x: Tensor) -> bool:
-    return _ONEDNN and x.device.type == "cpu" and x.dtype == torch.float32 and torch._C._get_mkldnn_enabled()
-
-
-def _pack(w: Tensor, batch: int, dnn: bool) -> Tensor:
-    """``w`` (out, in) ready for the loop's repeated products ``x w^T``: in oneDNN's
-    layout when that pays, else as it is."""
-    if dnn and w.numel() >= _PACK_MIN_WEIGHT:
-        return torch.ops.mkldnn._reorder_linear_weight(w, batch)
-    return w
-
-
-def _linear(x: Tensor, w: Tensor, b: Tensor | None, dnn: bool) -> Tensor:
-    """``x w^T + b`` (a new tensor); ``w`` as :func:`_pack` left it."""
-    if w.is_mkldnn or (dnn and x.shape[0] * w.numel() >= _ONEDNN_MIN_MACS):
-        return torch.ops.mkldnn._linear_pointwise(x, w, b, "none", [], "")
-    return torch.mm(x, w.t()) if b is None else torch.addmm(b, x, w.t())
-
-
-def _linear_add(x: Tensor, w: Tensor, other: Tensor) -> Tensor:
-    """``other + x w^T`` (a new tensor); ``w`` as :func:`_pack` left it."""
-    if w.is_mkldnn:
-        return torch.ops.mkldnn._linear_pointwise.binary(x, other, w, None, "add")
-    return torch.addmm(other, x, w.t())
-
-
-def _weight_grad(d: Tensor, a: Tensor, dnn: bool) -> Tensor:
-    """``d^T a``: the gradient of ``W`` in ``a W^T``, summed over rows."""
-    if dnn and d.numel() * a.shape[1] >= _ONEDNN_MIN_MACS:
-        # computed transposed: faster in oneDNN with the long dimension inside
-        return torch.ops.mkldnn._linear_pointwise(a.t(), d.t(), None, "none", [], "").t()
-    return d.t() @ a
-
-
-def _with_prevs(steps: _Steps, rows: Tensor, out: Tensor, init: Tensor) -> list[tuple[Tensor, Tensor]]:
-    """``(rows, incoming states)`` pairs covering the ``(N, ...)`` buffer ``rows``, whose
-    incoming states are those of ``out``'s steps, the largest part first. For a padded
-    batch they are ``out`` shifted by one step and ``init``: views, no copy."""
-    if not steps.uniform:
-        return [(rows, _prevs_cat(steps, steps.split(out), init))]
-    b = steps.batch
-    if steps.length == 1:
-        return [(rows, init)]
-    # Step t's incoming state is step t-1's output (t+1's in reverse); the first step's is init.
-    if steps.reverse:
-        return [(rows[:-b], out[b:]), (rows[-b:], init)]
-    return [(rows[b:], out[:-b]), (rows[:b], init)]
-
-
-def _grad_w_hh(steps: _Steps, d_pre: Tensor, out: Tensor, init: Tensor, dnn: bool) -> Tensor:
-    """``sum_t d_pre_t^T h_{t-1}``: one matrix product over all steps (two for a padded batch)."""
-    (d, prev), *rest = _with_prevs(steps, d_pre, out, init)
-    d_w = _weight_grad(d, prev, dnn)
-    for d, prev in rest:
-        d_w.addmm_(d.t(), prev)
-    return d_w
-
-
-def _into_init(steps: _Steps, d_prev: Tensor, d_init: Tensor) -> Tensor:
-    if steps.sizes[0] == d_init.shape[0]:
-        return d_prev
-    d_init[: steps.sizes[0]] = d_prev
-    return d_init
-
-
-# =====================================================================================
-# Fused layers: hand-written BPTT
-# =====================================================================================
-def _refuse_double_backward() -> None:
-    # Grad mode is on inside backward exactly when the caller asked for create_graph=True.
-    # The hand-written backward is not itself differentiable, and part of the second
-    # derivative would silently be missing, so refuse instead.
-    if torch.is_grad_enabled():
-        raise RuntimeError(
-            "the fused recurrent backward cannot build a graph (create_graph=True / double "
-            "backward); construct the layer with fused=False for higher-order gradients"
-        )
-
-
-def _graph_freed() -> bool:
-    """Whether the running backward pass frees the graph (``retain_graph=False``), so
-    buffers saved for it may be overwritten."""
-    keep_graph = getattr(torch._C._autograd, "_get_current_graph_task_keep_graph", None)
-    return keep_graph is not None and not keep_graph()
-
-
-def _double_rows(t: Tensor, lo: int, hi: int) -> Tensor:
-    """A copy of ``t`` with rows ``lo:hi`` doubled (exact): the pre-activation of a tanh
-    evaluated as ``2 sigmoid(2p) - 1``."""
-    t2 = t.clone()
-    t2[lo:hi] *= 2
-    return t2
-
-
-def _input_grads(
-    ctx, d_pre: Tensor, x: Tensor, w_ih: Tensor, dnn: bool
-) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
-    """Gradients of the input projection ``x W_ih^T + b``: one matrix product each."""
-    need_x, need_w, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[3]
-    d_x = _linear(d_pre, w_ih.t(), None, dnn) if need_x else None
-    d_w = _weight_grad(d_pre, x, dnn) if need_w else None
-    d_b = _column_sums(d_pre) if need_b or ctx.needs_input_grad[4] else None
-    return d_x, d_w, d_b
-
-
-def _column_sums(t: Tensor) -> Tensor:
-    # A matrix-vector product: on CPU about twice as fast as t.sum(0) for these shapes.
-    return torch.mv(t.t(), t.new_ones(t.shape[0]))
-
-
-class _RNNLayer(torch.autograd.Function):
-    """Elman layer: ``(x (N, F), w_ih, w_hh, b_ih, b_hh, h0 (B, H)) -> (out (N, H), h_n)``."""
-
-    @staticmethod
-    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, steps: _Steps, relu: bool):  # type: ignore[override]
-        dnn = _use_onednn(x)
-        if relu:
-            w_x, w_h = w_ih, w_hh
-            b = None if b_ih is None else b_ih + b_hh
-        else:  # tanh(p) = 2 sigmoid(2p) - 1; doubling the weights is exact
-            w_x, w_h = w_ih * 2, w_hh * 2
-            b = None if b_ih is None else (b_ih + b_hh) * 2
-        out = _linear(x, w_x, b, dnn)
-        w_rec = _pack(w_h, steps.batch, dnn)
-        o = steps.split(out)
-        minus_one = x.new_full((), -1.0)
-        uniform = steps.uniform
-        for k in range(len(o)):
-            h_prev = o[k - 1] if k and uniform else _prev(steps, k, o, h0)
-            pre = _linear_add(h_prev, w_rec, o[k])
-            if relu:
-                torch.clamp_min(pre, 0, out=o[k])
-            else:
-                torch.add(minus_one, torch.sigmoid(pre, out=o[k]), alpha=2, out=o[k])
-        ctx.save_for_backward(x, w_ih, w_hh, h0, out)
-        ctx.steps, ctx.relu = steps, relu
-        return out, _last(steps, o)
-
-    @staticmethod
-    def backward(ctx, d_out: Tensor, d_hn: Tensor):  # type: ignore[override]
-        _refuse_double_backward()
-        x, w_ih, w_hh, h0, out = ctx.saved_tensors
-        steps: _Steps = ctx.steps
-        dnn = _use_onednn(x)
-        # Derivative of the activation, in terms of its output, for all steps at once;
-        # each step's pre-activation gradient then overwrites it.
-        d_pre = (out > 0).to(out.dtype) if ctx.relu else torch.addcmul(out.new_ones(()), out, out, value=-1)
-        dp, do = steps.split(d_pre), steps.split(d_out)
-        w_rec = _pack(w_hh.t(), steps.batch, dnn)
-        d_h0 = torch.zeros_like(h0)
-        K = len(dp)
-        dh = do[K - 1] + d_hn[: steps.sizes[K - 1]]
-        for k in range(K - 1, -1, -1):
-            dp[k].mul_(dh)
-            if k == 0:
-                d_h0 = _into_init(steps, _linear(dp[0], w_rec, None, dnn), d_h0)
-            elif steps.sizes[k] == steps.sizes[k - 1]:
-                dh = _linear_add(dp[k], w_rec, do[k - 1])
-            else:
-                d_prev = _linear(dp[k], w_rec, None, dnn)
-                dh = do[k - 1] + _route(steps.sizes[k], steps.sizes[k - 1], d_prev, d_hn, d_h0)
-        d_x, d_wih, d_b = _input_grads(ctx, d_pre, x, w_ih, dnn)
-        d_whh = _grad_w_hh(steps, d_pre, out, h0, dnn) if ctx.needs_input_grad[2] else None
-        return d_x, d_wih, d_whh, d_b, d_b, d_h0, None, None
-
-
-class _GRULayer(torch.autograd.Function):
-    """GRU layer: ``(x, w_ih, w_hh, b_ih, b_hh, h0) -> (out, h_n)``.
-
-    With ``keep`` (gradients wanted) the forward pass also stores, per row,
-    ``s = [a_r, (h_{t-1} - n) z(1-z), (1-z)(1-n^2)]`` with ``a_r = 2 (h W_hn^T + b_hn) r(1-r)``
-    (reset after) or ``h_{t-1} r(1-r)`` (reset before), in the gate order r, z, n, so that
-    the backward pass can overwrite them with the gate gradients.
-    """
-
-    @staticmethod
-    def forward(  # type: ignore[override]
-        ctx, x, w_ih, w_hh, b_ih, b_hh, h0, steps: _Steps, reset_after: bool, grad: bool
-    ):
-        N = x.shape[0]
-        H = w_hh.shape[1]
-        keep = grad and any(ctx.needs_input_grad)
-        bias = b_ih is not None
-        dnn = _use_onednn(x)
-        sp = steps.split
-        w_x = _double_rows(w_ih, 2 * H, 3 * H)  # candidate rows doubled: tanh via sigmoid
-        if reset_after:
-            b_x = _double_rows(b_ih, 2 * H, 3 * H) if bias else None
-            b_h = _double_rows(b_hh, 2 * H, 3 * H) if bias else None
-            w_rec = _pack(_double_rows(w_hh, 2 * H, 3 * H), steps.batch, dnn)
-        else:
-            b_x = _double_rows(b_ih + b_hh, 2 * H, 3 * H) if bias else None
-            w_rz, w_n = _pack(w_hh[: 2 * H], steps.batch, dnn), _pack(w_hh[2 * H :] * 2, steps.batch, dnn)
-            rh = x.new_empty(N, H)  # r * h_{t-1}, the input of W_hn
-            rh_k = sp(rh)
-        g = _linear(x, w_x, b_x, dnn)
-        g_rz, g_r, g_z, g_n = sp(g[:, : 2 * H]), sp(g[:, :H]), sp(g[:, H : 2 * H]), sp(g[:, 2 * H :])
-        out = x.new_empty(N, H)
-        o = sp(out)
-        if keep:
-            s = x.new_empty(N, 3 * H)
-            s_ar, s_az, s_p = sp(s[:, :H]), sp(s[:, H : 2 * H]), sp(s[:, 2 * H :])
-            zz = x.new_empty(steps.batch, H)
-            one = x.new_ones(())
-        minus_one = x.new_full((), -1.0)
-        uniform = steps.uniform
-        for k in range(len(o)):
-            h_prev = o[k - 1] if k and uniform else _prev(steps, k, o, h0)
-            r, z = g_r[k], g_z[k]
-            if reset_after:
-                gh = _linear(h_prev, w_rec, b_h, dnn)  # h W_hh^T + b_hh, candidate part doubled
-                gh_n = gh[:, 2 * H :]
-                g_rz[k].add_(gh[:, : 2 * H]).sigmoid_()
-                n = g_n[k].addcmul_(r, gh_n).sigmoid_()
-            else:
-                g_rz[k].add_(_linear(h_prev, w_rz, None, dnn)).sigmoid_()
-                n = g_n[k].add_(_linear(torch.mul(r, h_prev, out=rh_k[k]), w_n, None, dnn)).sigmoid_()
-            torch.add(minus_one, n, alpha=2, out=n)
-            if keep:
-                diff = torch.sub(h_prev, n, out=s_az[k])
-                torch.addcmul(n, z, diff, out=o[k])  # (1 - z) n + z h_{t-1}
-                zk = torch.addcmul(z, z, z, value=-1, out=zz[: z.shape[0]])
-                diff.mul_(zk)
-                p = torch.addcmul(one, n, n, value=-1, out=s_p[k])
-                p.addcmul_(p, z, value=-1)
-                torch.addcmul(r, r, r, value=-1, out=s_ar[k]).mul_(gh_n if reset_after else h_prev)
-            else:
-                torch.sub(h_prev, n, out=o[k]).mul_(z).add_(n)
-        ctx.save_for_backward(x, w_ih, w_hh, h0, out)
-        if keep:
-            ctx.g, ctx.s, ctx.steps, ctx.reset_after, ctx.bias = g, s, steps, reset_after, bias
-            if not reset_after:
-                ctx.rh = rh
-        return out, _last(steps, o)
-
-    @staticmethod
-    def backward(ctx, d_out, d_hn):  # type: ignore[override]
-        _refuse_double_backward()
-        x, w_ih, w_hh, h0, out = ctx.saved_tensors
-        steps: _Steps = ctx.steps
-        g, s = ctx.g, ctx.s
-        H = w_hh.shape[1]
-        dnn = _use_onednn(x)
-        sp = steps.split
-        r_k, z_k = sp(g[:, :H]), sp(g[:, H : 2 * H])
-        ar_k, az_k, p_k = sp(s[:, :H]), sp(s[:, H : 2 * H]), sp(s[:, 2 * H :])
-        # Gate gradients overwrite what they are made from (s, and g's candidate part,
-        # which the backward pass does not read), unless the graph is kept.
-        freed = _graph_freed()
-        reuse = (lambda t: t) if freed else torch.empty_like
-        d_gx = reuse(s if not ctx.reset_after else g)  # gradient of the input projection
-        dgx_n = sp(d_gx[:, 2 * H :])
-        do = sp(d_out)
-        d_h0 = torch.zeros_like(h0)
-        K = len(do)
-        dh = do[K - 1] + d_hn[: steps.sizes[K - 1]]
-        if ctx.reset_after:
-            zero = g.new_zeros(())
-            w_rec = _pack(w_hh.t(), steps.batch, dnn)
-            d_gh = reuse(s)  # gradient of h W_hh^T + b_hh
-            dgh_k, dgh_r, dgh_z, dgh_n = sp(d_gh), sp(d_gh[:, :H]), sp(d_gh[:, H : 2 * H]), sp(d_gh[:, 2 * H :])
-            for k in range(K - 1, -1, -1):
-                dn = torch.mul(dh, p_k[k], out=dgx_n[k])
-                torch.addcmul(zero, dn, ar_k[k], value=0.5, out=dgh_r[k])  # a_r holds 2 (h W_hn^T + b_hn)
-                torch.mul(dh, az_k[k], out=dgh_z[k])
-                torch.mul(dn, r_k[k], out=dgh_n[k])
-                if k and steps.sizes[k] == steps.sizes[k - 1]:
-                    dh = _linear_add(dgh_k[k], w_rec, torch.addcmul(do[k - 1], dh, z_k[k]))
-                    continue
-                d_prev = _linear(dgh_k[k], w_rec, None, dnn).addcmul_(dh, z_k[k])
-                if k == 0:
-                    d_h0 = _into_init(steps, d_prev, d_h0)
-                else:
-                    dh = do[k - 1] + _route(steps.sizes[k], steps.sizes[k - 1], d_prev, d_hn, d_h0)
-            d_gx[:, : 2 * H] = d_gh[:, : 2 * H]
-            d_whh = _grad_w_hh(steps, d_gh, out, h0, dnn) if ctx.needs_input_grad[2] else None
-            d_bhh = _column_sums(d_gh) if ctx.bias else None
-            d_x, d_wih, d_bih = _input_grads(ctx, d_gx, x, w_ih, dnn)
-        else:
-            w_rz, w_n = _pack(w_hh[: 2 * H].t(), steps.batch, dnn), _pack(w_hh[2 * H :].t(), steps.batch, dnn)
-            dgx_rz, dgx_r, dgx_z = sp(d_gx[:, : 2 * H]), sp(d_gx[:, :H]), sp(d_gx[:, H : 2 * H])
-            for k in range(K - 1, -1, -1):
-                dn = torch.mul(dh, p_k[k], out=dgx_n[k])
-                d_rh = _linear(dn, w_n, None, dnn)
-                torch.mul(d_rh, ar_k[k], out=dgx_r[k])
-                torch.mul(dh, az_k[k], out=dgx_z[k])
-                if k and steps.sizes[k] == steps.sizes[k - 1]:
-                    dh = _linear_add(dgx_rz[k], w_rz, torch.addcmul(do[k - 1], dh, z_k[k]).addcmul_(d_rh, r_k[k]))
-                    continue
-                d_prev = _linear(dgx_rz[k], w_rz, None, dnn).addcmul_(dh, z_k[k]).addcmul_(d_rh, r_k[k])
-                if k == 0:
-                    d_h0 = _into_init(steps, d_prev, d_h0)
-                else:
-                    dh = do[k - 1] + _route(steps.sizes[k], steps.sizes[k - 1], d_prev, d_hn, d_h0)
-            d_whh = None
-            if ctx.needs_input_grad[2]:
-                d_whh = torch.cat(
-                    (_grad_w_hh(steps, d_gx[:, : 2 * H], out, h0, dnn), _weight_grad(d_gx[:, 2 * H :], ctx.rh, dnn))
-                )
-            d_x, d_wih, d_bih = _input_grads(ctx, d_gx, x, w_ih, dnn)
-            d_bhh = d_bih
-        return d_x, d_wih, d_whh, d_bih, d_bhh, d_h0, None, None, None
-
-
-class _LSTMLayer(torch.autograd.Function):
-    """(Peephole) LSTM layer: ``(x, w_ih, w_hh, b_ih, b_hh, h0, c0, w_ci, w_cf, w_co) ->
-    (out, h_n, c_n)``; the peephole vectors are ``None`` for a plain LSTM.
-
-    With ``keep`` (gradients wanted) the forward pass also stores, per row, what the
-    backward pass multiplies by, computed while the step's gates are still in cache
-    (re-reading them from memory after the loop costs more than the arithmetic). They
-    overwrite the step's gates ``[i, f, g, o]`` once those are used:
-    ``s = [g i(1-i), c_{t-1} f(1-f), i (1-g^2), tanh(c_t) o(1-o)]``; beside them go
-    ``r = [o (1-tanh^2 c_t), f]``.
-    """
-
-    @staticmethod
-    def forward(  # type: ignore[override]
-        ctx, x, w_ih, w_hh, b_ih, b_hh, h0, c0, w_ci, w_cf, w_co, steps: _Steps, grad: bool
-    ):
-        N = x.shape[0]
-        H = w_hh.shape[1]
-        peep = w_ci is not None
-        keep = grad and any(ctx.needs_input_grad)
-        dnn = _use_onednn(x)
-        sp = steps.split
-        # Cell-input rows doubled: tanh(p) = 2 sigmoid(2p) - 1, one sigmoid over all gates;
-        # what the sigmoid gives, g' = (g + 1) / 2, becomes g in place.
-        b = None if b_ih is None else _double_rows(b_ih + b_hh, 2 * H, 3 * H)
-        gx = _linear(x, _double_rows(w_ih, 2 * H, 3 * H), b, dnn)
-        w_rec = _pack(_double_rows(w_hh, 2 * H, 3 * H), steps.batch, dnn)
-        c_all, out = x.new_empty(N, H), x.new_empty(N, H)
-        gx_k, c_k, o = sp(gx), sp(c_all), sp(out)
-        g_i, g_f, g_g, g_o = sp(gx[:, :H]), sp(gx[:, H : 2 * H]), sp(gx[:, 2 * H : 3 * H]), sp(gx[:, 3 * H :])
-        if peep:
-            g_ifg = sp(gx[:, : 3 * H])
-            w_if = torch.stack((w_ci, w_cf))
-        if keep:
-            r = x.new_empty(N, 2 * H)
-            kap, r_f = sp(r[:, :H]), sp(r[:, H:])
-        work = x.new_empty(3, steps.batch, H)  # tanh(c_t), i g, f c_{t-1} of the current step
-        work_full = work.unbind(0)
-        minus_one = x.new_full((), -1.0)
-        uniform = steps.uniform
-        for k in range(len(o)):
-            if k and uniform:
-                h_prev, c_prev = o[k - 1], c_k[k - 1]
-            else:
-                h_prev, c_prev = _prev(steps, k, o, h0), _prev(steps, k, c_k, c0)
-            pre = _linear_add(h_prev, w_rec, gx_k[k])
-            i, f, g, og = g_i[k], g_f[k], g_g[k], g_o[k]
-            if peep:
-                pre[:, : 2 * H].unflatten(1, (2, H)).addcmul_(c_prev.unsqueeze(1), w_if)
-                torch.sigmoid(pre[:, : 3 * H], out=g_ifg[k])
-            else:
-                torch.sigmoid(pre, out=gx_k[k])
-            torch.add(minus_one, g, alpha=2, out=g)
-            tc, ig, fc = work_full if steps.sizes[k] == steps.batch else work[:, : steps.sizes[k]].unbind(0)
-            c = torch.add(torch.mul(f, c_prev, out=fc), torch.mul(i, g, out=ig), out=c_k[k])
-            if peep:
-                torch.sigmoid(pre[:, 3 * H :].addcmul_(c, w_co), out=og)
-            torch.mul(c, 2, out=tc).sigmoid_()
-            torch.add(minus_one, tc, alpha=2, out=tc)
-            h = torch.mul(og, tc, out=o[k])
-            if keep:  # the order matters: each line reads gates that later lines overwrite
-                torch.addcmul(og, h, tc, value=-1, out=kap[k])  # o (1 - tanh^2 c) = o - h tanh c
-                r_f[k].copy_(f)
-                torch.addcmul(h, og, h, value=-1, out=og)  # tanh(c) o (1 - o) = h - o h
-                torch.addcmul(fc, f, fc, value=-1, out=f)  # c_{t-1} f (1 - f)
-                torch.addcmul(i, ig, g, value=-1, out=g)  # i (1 - g^2)
-                torch.addcmul(ig, i, ig, value=-1, out=i)  # g i (1 - i)
-        ctx.save_for_backward(x, w_ih, w_hh, h0, c0, w_ci, w_cf, w_co, out)
-        if keep:
-            ctx.s, ctx.r, ctx.c, ctx.steps = gx, r, c_all, steps
-        return out, _last(steps, o), _last(steps, c_k)
-
-    @staticmethod
-    def backward(ctx, d_out, d_hn, d_cn):  # type: ignore[override]
-        _refuse_double_backward()
-        x, w_ih, w_hh, h0, c0, w_ci, w_cf, w_co, out = ctx.saved_tensors
-        s, r, c_all, steps = ctx.s, ctx.r, ctx.c, ctx.steps
-        peep = w_ci is not None
-        dnn = _use_onednn(x)
-        H = w_hh.shape[1]
-        sp = steps.split
-        a3, a_o, kap, f_k = sp(s[:, : 3 * H].unflatten(1, (3, H))), sp(s[:, 3 * H :]), sp(r[:, :H]), sp(r[:, H:])
-        # Each step's gate gradients overwrite the factors they are made from, unless
-        # the graph is kept for another backward pass.
-        d_g = s if _graph_freed() else torch.empty_like(s)
-        dg_k, dg3, dg_o = sp(d_g), sp(d_g[:, : 3 * H].unflatten(1, (3, H))), sp(d_g[:, 3 * H :])
-        if peep:
-            dg_i, dg_f = sp(d_g[:, :H]), sp(d_g[:, H : 2 * H])
-        w_rec = _pack(w_hh.t(), steps.batch, dnn)  # dL/dh_{t-1} = dL/dgates_t W_hh
-        do = sp(d_out)
-        d_h0, d_c0 = torch.zeros_like(h0), torch.zeros_like(c0)
-        K = len(do)
-        b_last = steps.sizes[K - 1]
-        dh = do[K - 1] + d_hn[:b_last]
-        dc_next = d_cn[:b_last]  # dL/dc_t arriving from step t+1 (and c_n)
-        for k in range(K - 1, -1, -1):
-            dc = torch.addcmul(dc_next, dh, kap[k])
-            torch.mul(dh, a_o[k], out=dg_o[k])
-            if peep:
-                dc.addcmul_(dg_o[k], w_co)
-            torch.mul(dc.unsqueeze(1), a3[k], out=dg3[k])
-            dc_prev = dc.mul_(f_k[k])
-            if peep:
-                dc_prev.addcmul_(dg_i[k], w_ci).addcmul_(dg_f[k], w_cf)
-            if k and steps.sizes[k] == steps.sizes[k - 1]:
-                dh = _linear_add(dg_k[k], w_rec, do[k - 1])
-                dc_next = dc_prev
-            elif k == 0:
-                d_h0 = _into_init(steps, _linear(dg_k[0], w_rec, None, dnn), d_h0)
-                d_c0 = _into_init(steps, dc_prev, d_c0)
-            else:
-                b, pb = steps.sizes[k], steps.sizes[k - 1]
-                dh = do[k - 1] + _route(b, pb, _linear(dg_k[k], w_rec, None, dnn), d_hn, d_h0)
-                dc_next = _route(b, pb, dc_prev, d_cn, d_c0)
-        d_x, d_wih, d_b = _input_grads(ctx, d_g, x, w_ih, dnn)
-        d_whh = _grad_w_hh(steps, d_g, out, h0, dnn) if ctx.needs_input_grad[2] else None
-        d_ci = d_cf = d_co = None
-        if peep and any(ctx.needs_input_grad[7:10]):  # d_g is not read again: scaled in place
-            for d, c_prev in _with_prevs(steps, d_g[:, : 2 * H].unflatten(1, (2, H)), c_all, c0):
-                d.mul_(c_prev.unsqueeze(1))
-            d_g[:, 3 * H :].mul_(c_all)
-            d_ci, d_cf, _, d_co = _column_sums(d_g).split(H)
-        return d_x, d_wih, d_whh, d_b, d_b, d_h0, d_c0, d_ci, d_cf, d_co, None, None
-
-
-# =====================================================================================
-# Reference layers: the step functions under ordinary autograd
-# =====================================================================================
-def _reference_layer(
-    mode: str,
-    gx: Tensor,
-    w_hh: Tensor,
-    b_hh: Tensor | None,
-    h0: Tensor,
-    c0: Tensor | None,
-    peepholes: tuple[Tensor | None, Tensor | None, Tensor | None],
-    steps: _Steps,
-    option: object,
-) -> tuple[Tensor, Tensor, Tensor | None]:
-    gxs = steps.split(gx)
-    outs: list[Tensor] = []
-    cells: list[Tensor] = []
-    for k in range(len(gxs)):
-        h_prev = _prev(steps, k, outs, h0)
-        if mode == "LSTM":
-            h, c = lstm_step(gxs[k], h_prev, _prev(steps, k, cells, c0), w_hh, None, *peepholes)
-            cells.append(c)
-        elif mode == "GRU":
-            h = gru_step(gxs[k], h_prev, w_hh, b_hh, bool(option))
-        else:
-            h = rnn_step(gxs[k], h_prev, w_hh, None, str(option))
-        outs.append(h)
-    out = torch.cat(steps.storage_order(outs))
-    return out, _last(steps, outs), (_last(steps, cells) if cells else None)
-
-
-# =====================================================================================
-# Cells
+# 2. Cells: one step with torch.nn's cell interface
 # =====================================================================================
 def _uniform_init(module: nn.Module, hidden_size: int) -> None:
     # torch.nn's recurrent init: every parameter U(-1/sqrt(H), 1/sqrt(H)).
@@ -691,20 +148,8 @@ def _uniform_init(module: nn.Module, hidden_size: int) -> None:
         nn.init.uniform_(p, -bound, bound)
 
 
-def _cell_input(cell: nn.Module, input: Tensor, hx: Tensor | None) -> tuple[Tensor, Tensor | None, bool]:
-    if input.dim() not in (1, 2):
-        raise ValueError(f"{type(cell).__name__}: expected input of 1 or 2 dimensions, got {input.dim()}")
-    if input.shape[-1] != cell.input_size:
-        raise ValueError(f"{type(cell).__name__}: input has {input.shape[-1]} features, expected {cell.input_size}")
-    unbatched = input.dim() == 1
-    if unbatched:
-        input = input.unsqueeze(0)
-        hx = hx.unsqueeze(0) if hx is not None else None
-    return input, hx, unbatched
-
-
 class _CellBase(nn.Module):
-    gates: int
+    gates = 0  # set by each subclass
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool, device=None, dtype=None) -> None:
         super().__init__()
@@ -726,9 +171,6 @@ class _CellBase(nn.Module):
         s = f"{self.input_size}, {self.hidden_size}"
         return s if self.bias else s + ", bias=False"
 
-    def _zeros(self, x: Tensor) -> Tensor:
-        return x.new_zeros(x.shape[0], self.hidden_size)
-
 
 class RNNCell(_CellBase):
     """Elman RNN cell, ``h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)``; torch.nn.RNNCell's
@@ -745,17 +187,16 @@ class RNNCell(_CellBase):
         device=None,
         dtype=None,
     ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, bias, device, dtype)
-        self.nonlinearity = nonlinearity
+        self.nonlinearity = nonlinearity  # checked when called, as torch.nn.RNNCell does
         self.reset_parameters()
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        x, hx, unbatched = _cell_input(self, input, hx)
-        h = self._zeros(x) if hx is None else hx
+        check_cell_input("RNNCell", input, hx)
+        x = input.unsqueeze(0) if input.dim() == 1 else input
+        h = x.new_zeros(x.shape[0], self.hidden_size) if hx is None else (hx.unsqueeze(0) if input.dim() == 1 else hx)
         out = rnn_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh, self.nonlinearity)
-        return out.squeeze(0) if unbatched else out
+        return out.squeeze(0) if input.dim() == 1 else out
 
 
 class GRUCell(_CellBase):
@@ -772,10 +213,11 @@ class GRUCell(_CellBase):
         self.reset_parameters()
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        x, hx, unbatched = _cell_input(self, input, hx)
-        h = self._zeros(x) if hx is None else hx
+        check_cell_input("GRUCell", input, hx)
+        x = input.unsqueeze(0) if input.dim() == 1 else input
+        h = x.new_zeros(x.shape[0], self.hidden_size) if hx is None else (hx.unsqueeze(0) if input.dim() == 1 else hx)
         out = gru_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh, self.reset_after)
-        return out.squeeze(0) if unbatched else out
+        return out.squeeze(0) if input.dim() == 1 else out
 
     def extra_repr(self) -> str:
         return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")
@@ -797,36 +239,100 @@ class PeepholeLSTMCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, device, dtype)
         self.peephole = peephole
         for name in ("weight_ci", "weight_cf", "weight_co"):
-            if peephole:
-                self.register_parameter(name, nn.Parameter(torch.empty(hidden_size, device=device, dtype=dtype)))
-            else:
-                self.register_parameter(name, None)
+            w = nn.Parameter(torch.empty(hidden_size, device=device, dtype=dtype)) if peephole else None
+            self.register_parameter(name, w)
         self.reset_parameters()
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
-        x, _, unbatched = _cell_input(self, input, None)
         if hx is None:
-            h = c = self._zeros(x)
+            check_cell_input("LSTMCell", input, None)
+            x = input.unsqueeze(0) if input.dim() == 1 else input
+            h = c = x.new_zeros(x.shape[0], self.hidden_size)
         else:
-            h, c = (t.unsqueeze(0) for t in hx) if unbatched else hx
+            check_cell_input("LSTMCell", input, hx[0], "hx[0]")
+            check_cell_input("LSTMCell", input, hx[1], "hx[1]")
+            x = input.unsqueeze(0) if input.dim() == 1 else input
+            h, c = (hx[0].unsqueeze(0), hx[1].unsqueeze(0)) if input.dim() == 1 else (hx[0], hx[1])
         h, c = lstm_step(
             F.linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh, self.bias_hh,
             self.weight_ci, self.weight_cf, self.weight_co,
         )
-        return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
+        return (h.squeeze(0), c.squeeze(0)) if input.dim() == 1 else (h, c)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + ("" if self.peephole else ", peephole=False")
 
 
 # =====================================================================================
-# Stacks
+# 3. Layer: one direction of one layer over a (packed) batch
 # =====================================================================================
+def recurrent_layer(
+    mode: str,
+    x: Tensor,
+    state0: list[Tensor],
+    weights: list[Tensor | None],
+    batch_sizes: list[int],
+    reverse: bool,
+    nonlinearity: str = "tanh",
+    reset_after: bool = True,
+) -> tuple[Tensor, list[Tensor]]:
+    """Run one direction of one layer: ``x`` (N, F) packed rows, ``state0`` the initial
+    ``[h]`` (``[h, c]`` for an LSTM), each (B, ·); ``weights`` are ``[w_ih, w_hh, b_ih,
+    b_hh, w_ci, w_cf, w_co, w_hr]`` (None where absent). Returns the output (N, ·) and
+    each sequence's final state, rows in batch order.
+    """
+    w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co, w_hr = weights
+    assert w_ih is not None and w_hh is not None
+    # The input projection of all steps at once. b_hh folds into it, except for GRU's
+    # reset-after candidate, where r multiplies (h W_hn^T + b_hn).
+    b_x, b_rec = b_ih, b_hh
+    if b_ih is not None and b_hh is not None and not (mode == "GRU" and reset_after):
+        b_x, b_rec = b_ih + b_hh, None
+    xs = F.linear(x, w_ih, b_x).split(batch_sizes)
+
+    order = list(range(len(batch_sizes)))
+    if reverse:
+        order.reverse()
+    # Forward, the batch shrinks as sequences end (their final state is set aside);
+    # in reverse it grows as sequences start (from their initial state).
+    state = [s[:0] for s in state0] if reverse else state0
+    ended: list[list[Tensor]] = []
+    outs: list[Tensor] = []
+    for t in order:
+        b, have = batch_sizes[t], state[0].shape[0]
+        if b < have:
+            ended.append([s[b:] for s in state])
+            state = [s[:b] for s in state]
+        elif b > have:
+            state = [torch.cat((s, s0[have:b])) for s, s0 in zip(state, state0)]
+        if mode == "LSTM":
+            h, c = lstm_step(xs[t], state[0], state[1], w_hh, b_rec, w_ci, w_cf, w_co, w_hr)
+            state = [h, c]
+        elif mode == "GRU":
+            state = [gru_step(xs[t], state[0], w_hh, b_rec, reset_after)]
+        else:
+            state = [rnn_step(xs[t], state[0], w_hh, b_rec, nonlinearity)]
+        outs.append(state[0])
+    if reverse:
+        outs.reverse()
+    final: list[Tensor] = []
+    for i in range(len(state)):  # rows in batch order: the longest sequences first
+        final.append(torch.cat([state[i]] + [e[i] for e in ended[::-1]]))
+    return torch.cat(outs), final
+
+
+# =====================================================================================
+# 4. Stack: layers x directions with torch.nn's interface
+# =====================================================================================
+_SLOTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_ci", "weight_cf", "weight_co", "weight_hr")
+
+
 class _RecurrentBase(nn.Module):
     """Multi-layer, optionally bidirectional runner shared by RNN, GRU and PeepholeLSTM."""
 
-    mode: str  # "RNN" | "GRU" | "LSTM"
-    gates: int
+    __jit_unused_properties__ = ["all_weights"]
+    mode = ""  # "RNN" | "GRU" | "LSTM", and the number of gates, set by each subclass
+    gates = 0
 
     def __init__(
         self,
@@ -837,6 +343,7 @@ class _RecurrentBase(nn.Module):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        proj_size: int = 0,
         device=None,
         dtype=None,
         *,
@@ -844,43 +351,30 @@ class _RecurrentBase(nn.Module):
         peephole: bool = False,
     ) -> None:
         super().__init__()
-        if not isinstance(hidden_size, int) or hidden_size <= 0:
-            raise ValueError(f"hidden_size must be a positive integer, got {hidden_size!r}")
-        if not isinstance(num_layers, int) or num_layers <= 0:
-            raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
-        if not isinstance(dropout, numbers.Number) or not 0 <= dropout <= 1 or isinstance(dropout, bool):
-            raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
-        if dropout > 0 and num_layers == 1:
-            warnings.warn(
-                f"dropout={dropout} acts between recurrent layers, so it does nothing with num_layers=1",
-                stacklevel=3,
-            )
+        check_arguments(input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
-        self.bidirectional = bidirectional
-        self.fused = fused
-        self.peephole = peephole
+        self.bidirectional, self.proj_size, self.fused = bidirectional, proj_size, fused
+        self.mode = type(self).mode  # an instance attribute, which TorchScript can read
         factory = {"device": device, "dtype": dtype}
         directions = 2 if bidirectional else 1
-        G = self.gates * hidden_size
-        self._param_names: list[list[tuple[str, ...]]] = []
+        G, out_size = self.gates * hidden_size, proj_size or hidden_size
+        # Per layer and direction, the parameter names in _SLOTS order ("" where absent).
+        self._weight_names: list[list[str]] = []
         for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size * directions
-            names = []
+            layer_input = input_size if layer == 0 else out_size * directions
             for direction in range(directions):
                 sfx = f"_l{layer}" + ("_reverse" if direction else "")
-                shapes = {f"weight_ih{sfx}": (G, layer_input), f"weight_hh{sfx}": (G, hidden_size)}
+                shapes = {"weight_ih": (G, layer_input), "weight_hh": (G, out_size)}
                 if bias:
-                    shapes |= {f"bias_ih{sfx}": (G,), f"bias_hh{sfx}": (G,)}
+                    shapes |= {"bias_ih": (G,), "bias_hh": (G,)}
+                if proj_size:
+                    shapes["weight_hr"] = (proj_size, hidden_size)
                 if peephole:
-                    shapes |= {f"weight_{p}{sfx}": (hidden_size,) for p in ("ci", "cf", "co")}
-                for name, shape in shapes.items():
-                    self.register_parameter(name, nn.Parameter(torch.empty(shape, **factory)))
-                names.append(
-                    (f"weight_ih{sfx}", f"weight_hh{sfx}", f"bias_ih{sfx}", f"bias_hh{sfx}",
-                     f"weight_ci{sfx}", f"weight_cf{sfx}", f"weight_co{sfx}")
-                )
-            self._param_names.append(names)
+                    shapes |= {p: (hidden_size,) for p in ("weight_ci", "weight_cf", "weight_co")}
+                for name, shape in shapes.items():  # torch.nn's registration (state_dict) order
+                    self.register_parameter(name + sfx, nn.Parameter(torch.empty(shape, **factory)))
+                self._weight_names.append([s + sfx if s in shapes else "" for s in _SLOTS])
         self.reset_parameters()
 
     # ------------------------------------------------------------------ torch.nn API
@@ -894,140 +388,143 @@ class _RecurrentBase(nn.Module):
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
+    @property
+    def all_weights(self) -> list[list[nn.Parameter]]:
+        return [[getattr(self, n) for n in names if n] for names in self._weight_names]
+
     def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.num_layers != 1:
-            s += f", num_layers={self.num_layers}"
-        if not self.bias:
-            s += ", bias=False"
-        if self.batch_first:
-            s += ", batch_first=True"
-        if self.dropout:
-            s += f", dropout={self.dropout}"
-        if self.bidirectional:
-            s += ", bidirectional=True"
-        if not self.fused:
-            s += ", fused=False"
-        return s
+        shown = [("proj_size", 0), ("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
+                 ("bidirectional", False), ("fused", True)]
+        return ", ".join([f"{self.input_size}, {self.hidden_size}"] + [
+            f"{k}={getattr(self, k)}" for k, default in shown if getattr(self, k) != default
+        ])
+
+    def __prepare_scriptable__(self):
+        # TorchScript cannot look parameters up by a computed name: hand it the lists.
+        self._script_weights = [self._weights(i) for i in range(len(self._weight_names))]
+        return self
+
+    def _weights(self, index: int) -> list[Tensor | None]:
+        if torch.jit.is_scripting():
+            return self._script_weights[index]
+        # Looked up on every call, so reassigned parameters (and functional_call) take effect.
+        return [getattr(self, n) if n else None for n in self._weight_names[index]]
+
+    def _step_options(self) -> tuple[str, bool]:
+        """(nonlinearity, reset_after) for the step functions."""
+        return "tanh", True
 
     # ------------------------------------------------------------------ forward
-    def _check_state(self, state: Tensor, batch: int, unbatched: bool, what: str) -> Tensor:
-        expected = (self.num_layers * self.num_directions, self.hidden_size)
-        if unbatched:
-            if state.dim() != 2 or tuple(state.shape) != expected:
-                raise RuntimeError(f"Expected {what} size {expected}, got {tuple(state.shape)}")
-            return state.unsqueeze(1)
-        full = (expected[0], batch, expected[1])
-        if state.dim() != 3 or tuple(state.shape) != full:
-            raise RuntimeError(f"Expected {what} size {full}, got {tuple(state.shape)}")
-        return state
-
-    def _use_fused(self, x: Tensor) -> bool:
-        if not self.fused or torch.compiler.is_compiling():
-            return False
-        return not torch.is_autocast_enabled(x.device.type)
-
-    def _forward(self, input, hx):
-        is_packed = isinstance(input, PackedSequence)
-        if is_packed:
-            data, batch_sizes, sorted_indices, unsorted_indices = input
-            sizes = batch_sizes.tolist()
-            batch, unbatched = sizes[0], False
-        else:
+    def _forward(
+        self,
+        input: Tensor,
+        hx: list[Tensor] | None,
+        batch_sizes: Tensor | None = None,
+        sorted_indices: Tensor | None = None,
+        unsorted_indices: Tensor | None = None,
+    ) -> tuple[Tensor, list[Tensor]]:
+        """``input`` as the user gave it (or a PackedSequence's data and indices);
+        ``hx`` the initial states ``[h]`` or ``[h, c]``. Returns the output in the input's
+        layout and the final states, checked as torch.nn checks them."""
+        name = self.mode
+        unbatched = False
+        sizes: list[int] = []
+        if batch_sizes is None:
             if input.dim() not in (2, 3):
-                raise ValueError(f"{type(self).__name__}: expected input of 2 or 3 dimensions, got {input.dim()}")
+                raise ValueError(f"{name}: Expected input to be 2D or 3D, got {input.dim()}D instead")
             unbatched = input.dim() == 2
+            if hx is not None:
+                for state in hx:
+                    if state.dim() != input.dim():
+                        raise RuntimeError(
+                            f"For {input.dim()}-D input, the initial states should also be {input.dim()}-D "
+                            f"but got a {state.dim()}-D tensor"
+                        )
+                if unbatched:
+                    hx = [state.unsqueeze(1) for state in hx]
             x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if self.batch_first else input)
-            length, batch = x.shape[0], x.shape[1]
-            if length == 0 or batch == 0:
-                raise ValueError(f"{type(self).__name__}: empty input of shape {tuple(input.shape)}")
-            data = x.reshape(length * batch, x.shape[2])
-            sizes = [batch] * length
-            sorted_indices = unsorted_indices = None
-        if data.shape[-1] != self.input_size:
-            raise ValueError(
-                f"{type(self).__name__}: input has {data.shape[-1]} features, expected input_size={self.input_size}"
-            )
-        # Initial states, (layers * directions, B, H), permuted into the packed (sorted) order.
-        shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
-        if self.mode == "LSTM":
-            if hx is None:
-                h0 = c0 = data.new_zeros(shape)
-            else:
-                if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                    raise RuntimeError("PeepholeLSTM expects hx as a tuple (h_0, c_0)")
-                h0 = self._check_state(hx[0], batch, unbatched, "hidden")
-                c0 = self._check_state(hx[1], batch, unbatched, "cell")
+            if x.shape[0] == 0:
+                raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
+            batch = x.shape[1]
+            sizes = [batch] * x.shape[0]
+            data = x.reshape(x.shape[0] * batch, x.shape[2])
         else:
-            h0 = data.new_zeros(shape) if hx is None else self._check_state(hx, batch, unbatched, "hidden")
-            c0 = None
-        if sorted_indices is not None and hx is not None:
-            h0 = h0.index_select(1, sorted_indices)
-            c0 = c0.index_select(1, sorted_indices) if c0 is not None else None
+            data = input
+            packed_sizes: list[int] = batch_sizes.tolist()
+            sizes = packed_sizes
+            batch = sizes[0]
+        check_input(self.mode, data, self.weight_ih_l0.dtype, self.input_size)
 
-        out, h_n, c_n = self._run(data, sizes, h0, c0)
+        layers = self.num_layers * self.num_directions
+        shapes = [[layers, batch, self.proj_size if self.proj_size > 0 else self.hidden_size]]
+        if self.mode == "LSTM":
+            shapes.append([layers, batch, self.hidden_size])
+        if hx is None:
+            hx = [data.new_zeros(shape) for shape in shapes]
+        else:
+            for state, shape in zip(hx, shapes):
+                if list(state.shape) != shape:
+                    raise RuntimeError(f"Expected hidden size {shape}, got {list(state.shape)}")
+            if sorted_indices is not None:  # into the packed (sorted) order
+                hx = [state.index_select(1, sorted_indices) for state in hx]
+
+        out, final = self._layers(data, sizes, hx)
 
         if unsorted_indices is not None:
-            h_n = h_n.index_select(1, unsorted_indices)
-            c_n = c_n.index_select(1, unsorted_indices) if c_n is not None else None
-        if is_packed:
-            output = PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices)
-        else:
-            output = out.view(len(sizes), batch, out.shape[-1])
+            final = [state.index_select(1, unsorted_indices) for state in final]
+        if batch_sizes is None:
+            out = out.view(len(sizes), batch, out.shape[-1])
             if unbatched:
-                output, h_n = output.squeeze(1), h_n.squeeze(1)
-                c_n = c_n.squeeze(1) if c_n is not None else None
+                out, final = out.squeeze(1), [state.squeeze(1) for state in final]
             elif self.batch_first:
-                output = output.transpose(0, 1)
-        return output, h_n, c_n
+                out = out.transpose(0, 1)
+        return out, final
 
-    def _run(self, x: Tensor, sizes: list[int], h0: Tensor, c0: Tensor | None):
-        fused = self._use_fused(x)
-        grad = torch.is_grad_enabled()  # Function.apply reports needs_input_grad even under no_grad
-        directions = self.num_directions
-        all_steps = [_Steps(sizes, reverse=bool(d)) for d in range(directions)]
-        h_last: list[Tensor] = []
-        c_last: list[Tensor] = []
+    def _layers(self, x: Tensor, sizes: list[int], hx: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+        """Layer by layer, each direction over the previous layer's outputs (N, ·)."""
+        nonlinearity, reset_after = self._step_options()
+        fast = False
+        if not torch.jit.is_scripting():
+            fast = self.fused and self.proj_size == 0 and _recurrent_fast.usable(x)
+        finals: list[list[Tensor]] = [[] for _ in hx]
         for layer in range(self.num_layers):
-            outs = []
-            for d in range(directions):
-                idx = layer * directions + d
-                n_ih, n_hh, n_bih, n_bhh, n_ci, n_cf, n_co = self._param_names[layer][d]
-                w_ih, w_hh = getattr(self, n_ih), getattr(self, n_hh)
-                b_ih, b_hh = (getattr(self, n_bih), getattr(self, n_bhh)) if self.bias else (None, None)
-                steps = all_steps[d]
-                peeps = (getattr(self, n_ci), getattr(self, n_cf), getattr(self, n_co)) if self.peephole else (None,) * 3
-                c_init = c0[idx] if c0 is not None else None
-                if fused:
-                    if self.mode == "LSTM":
-                        out, h_n, c_n = _LSTMLayer.apply(
-                            x, w_ih, w_hh, b_ih, b_hh, h0[idx], c_init, *peeps, steps, grad
-                        )
-                    elif self.mode == "GRU":
-                        out, h_n = _GRULayer.apply(x, w_ih, w_hh, b_ih, b_hh, h0[idx], steps, self.reset_after, grad)
-                        c_n = None
-                    else:
-                        relu = self.nonlinearity == "relu"
-                        (out, h_n), c_n = _RNNLayer.apply(x, w_ih, w_hh, b_ih, b_hh, h0[idx], steps, relu), None
+            outs: list[Tensor] = []
+            for d in range(self.num_directions):
+                idx = layer * self.num_directions + d
+                state0 = [state[idx] for state in hx]
+                weights = self._weights(idx)
+                if not torch.jit.is_scripting() and fast:
+                    c0 = state0[1] if len(state0) > 1 else None
+                    out, h_n, c_n = _recurrent_fast.layer(
+                        self.mode, x, weights, state0[0], c0, sizes, d == 1, nonlinearity, reset_after
+                    )
+                    final = [h_n] if c_n is None else [h_n, c_n]
                 else:
-                    # b_hh folds into the input projection except GRU's reset-after candidate term.
-                    keep_b_hh = self.mode == "GRU" and self.reset_after
-                    b = b_ih if keep_b_hh or b_ih is None else b_ih + b_hh
-                    gx = torch.mm(x, w_ih.t()) if b is None else torch.addmm(b, x, w_ih.t())
-                    option = self.reset_after if self.mode == "GRU" else getattr(self, "nonlinearity", None)
-                    b_rec = b_hh if keep_b_hh else None
-                    out, h_n, c_n = _reference_layer(self.mode, gx, w_hh, b_rec, h0[idx], c_init, peeps, steps, option)
+                    out, final = recurrent_layer(
+                        self.mode, x, state0, weights, sizes, d == 1, nonlinearity, reset_after
+                    )
                 outs.append(out)
-                h_last.append(h_n)
-                if c_n is not None:
-                    c_last.append(c_n)
-            x = outs[0] if directions == 1 else torch.cat(outs, 1)
-            if self.dropout and self.training and layer < self.num_layers - 1:
+                for i in range(len(final)):
+                    finals[i].append(final[i])
+            x = outs[0] if len(outs) == 1 else torch.cat(outs, 1)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, training=True)
-        return x, torch.stack(h_last), (torch.stack(c_last) if c_last else None)
+        return x, [torch.stack(f) for f in finals]
 
 
-class RNN(_RecurrentBase):
+class _OneState(_RecurrentBase):
+    """RNN and GRU: one state, ``forward(input, hx=None) -> (output, h_n)``."""
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if isinstance(input, PackedSequence):
+            data, batch_sizes, sorted_indices, unsorted_indices = input
+            out, final = self._forward(data, None if hx is None else [hx], batch_sizes, sorted_indices, unsorted_indices)
+            return PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices), final[0]
+        out, final = self._forward(input, None if hx is None else [hx])
+        return out, final[0]
+
+
+class RNN(_OneState):
     r"""Elman (1990) recurrent network with torch.nn.RNN's interface.
 
     .. math:: h_t = \mathrm{act}(x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh}),
@@ -1056,22 +553,22 @@ class RNN(_RecurrentBase):
         fused: bool = True,
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
         self.nonlinearity = nonlinearity
         super().__init__(
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device, dtype, fused=fused
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, device, dtype,
+            fused=fused,
         )
 
-    def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None):
-        output, h_n, _ = self._forward(input, hx)
-        return output, h_n
+    def _step_options(self) -> tuple[str, bool]:
+        return self.nonlinearity, True
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
         return s if self.nonlinearity == "tanh" else s + ", nonlinearity='relu'"
 
 
-class GRU(_RecurrentBase):
+class GRU(_OneState):
     r"""Gated recurrent unit (Cho et al. 2014) with torch.nn.GRU's interface.
 
     Gate order in the weights is r, z, n (reset, update, candidate), as in torch.nn.
@@ -1116,12 +613,12 @@ class GRU(_RecurrentBase):
     ) -> None:
         self.reset_after = reset_after
         super().__init__(
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device, dtype, fused=fused
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, device, dtype,
+            fused=fused,
         )
 
-    def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None):
-        output, h_n, _ = self._forward(input, hx)
-        return output, h_n
+    def _step_options(self) -> tuple[str, bool]:
+        return "tanh", self.reset_after
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
@@ -1147,8 +644,12 @@ class PeepholeLSTM(_RecurrentBase):
     A torch.nn.LSTM state_dict loads with ``load_state_dict(sd, strict=False)``, the
     peephole vectors being the only missing keys.
 
-    ``forward(input, hx=None) -> (output, (h_n, c_n))`` as torch.nn.LSTM. ``proj_size``
-    (LSTMP) is not implemented.
+    ``proj_size > 0`` (LSTMP, Sak et al. 2014) projects the hidden state,
+    ``h_t = (o_t * tanh(c_t)) W_hr^T`` with ``weight_hr_l{k}`` of shape
+    ``(proj_size, hidden_size)``, as torch.nn.LSTM: ``h`` then has ``proj_size``
+    features and ``c`` keeps ``hidden_size``.
+
+    ``forward(input, hx=None) -> (output, (h_n, c_n))`` as torch.nn.LSTM.
     """
 
     mode, gates = "LSTM", 4
@@ -1169,17 +670,22 @@ class PeepholeLSTM(_RecurrentBase):
         peephole: bool = True,
         fused: bool = True,
     ) -> None:
-        if proj_size:
-            raise NotImplementedError("PeepholeLSTM does not implement proj_size (LSTMP)")
-        self.proj_size = 0
+        self.peephole = peephole
         super().__init__(
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device, dtype,
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size, device, dtype,
             fused=fused, peephole=peephole,
         )
 
-    def forward(self, input: Tensor | PackedSequence, hx: tuple[Tensor, Tensor] | None = None):
-        output, h_n, c_n = self._forward(input, hx)
-        return output, (h_n, c_n)
+    def forward(
+        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        states = None if hx is None else [hx[0], hx[1]]
+        if isinstance(input, PackedSequence):
+            data, batch_sizes, sorted_indices, unsorted_indices = input
+            out, final = self._forward(data, states, batch_sizes, sorted_indices, unsorted_indices)
+            return PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices), (final[0], final[1])
+        out, final = self._forward(input, states)
+        return out, (final[0], final[1])
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
