@@ -32,6 +32,7 @@ from torch import nn
 from . import rundir
 from .atomic import atomic_write, atomic_write_text
 from .errors import CheckpointError, first_line
+from .features import FeatureMaps
 from .registry import get_model_entry
 from .version import __version__
 
@@ -153,7 +154,12 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
             weights = load_file(str(path), device=str(map_location))
         except Exception as exc:
             raise CheckpointError(f"cannot read tensors of {path} ({first_line(exc, 200)})") from None
-    model = get_model_entry(meta["model"]).build(**(meta.get("model_kwargs") or {}))
+    kwargs = dict(meta.get("model_kwargs") or {})
+    # A features_only model (zoo.create_model(..., features_only=True)) records how it was cut.
+    features_only, out_indices = kwargs.pop("features_only", False), kwargs.pop("out_indices", None)
+    model = get_model_entry(meta["model"]).build(**kwargs)
+    if features_only:
+        model = FeatureMaps(model, out_indices)
     _load_weights(model, weights, path)
     if verify and meta.get("sha256") and path.suffix != ".ckpt":
         if tensors_sha256(model.state_dict()) != meta["sha256"]:
