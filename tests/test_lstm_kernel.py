@@ -24,7 +24,7 @@ def fresh_kernel_state(monkeypatch, tmp_path):
     """Forget the loaded library and build into an empty cache directory."""
     monkeypatch.setattr(kernel, "_lib", None)
     monkeypatch.setattr(kernel, "_tried", False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path))
     return tmp_path
 
 

@@ -227,8 +227,9 @@ def _cpu_id() -> str:
 
 
 def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "zoo" / "kernels"
+    # Beside the downloaded weights: $ZOO_HOME, else ~/.cache/zoo (zoo.pretrained.zoo_home).
+    home = os.environ.get("ZOO_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "zoo")
+    return Path(home).expanduser() / "kernels"
 
 
 def library_path() -> Path:
