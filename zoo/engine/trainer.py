@@ -35,7 +35,6 @@ from ..registry import count_parameters, get_model_entry
 from .config import Config, config_from_dict, merge
 from .optim import build_optimizer, build_scheduler
 from .runtime import (
-    Dist,
     choose_threads,
     git_commit,
     init_distributed,
