@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import shutil
 import tempfile
 from pathlib import Path
@@ -65,6 +67,8 @@ def publish(
         "best_epoch": (meta.get("metrics") or {}).get("epoch"),
         "train_time_s": round(summary["wall_time_s"], 1) if "wall_time_s" in summary else None,
         "params": summary.get("params"),
+        "device": summary.get("device"),
+        "machine": _machine(summary),
         "notes": notes,
     }
     records = [r for r in (json.loads(MANIFEST.read_text()) if MANIFEST.is_file() else [])
@@ -75,6 +79,19 @@ def publish(
     for path in (target, MANIFEST):  # package data: readable by everyone (temp files are created 0600)
         path.chmod(0o644)
     return record
+
+
+def _machine(summary: dict[str, Any]) -> str:
+    """What trained the weights, in words: the CPU model, its cores and the threads used
+    (publishing runs where the training did)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    threads = summary.get("threads")
+    return f"{cpu}, {os.cpu_count()} cores" + (f", {threads} torch thread{'s' if threads != 1 else ''}" if threads else "")
 
 
 def main(argv: list[str] | None = None) -> int:
