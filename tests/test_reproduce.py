@@ -42,7 +42,7 @@ def test_every_table_loads_and_points_at_real_configs():
         ("resnet20", 8.75), ("resnet32", 7.51), ("resnet44", 7.17), ("resnet56", 6.97), ("resnet110", 6.43)]
     assert he.metric == "error" and he.schedule["epochs"] == 164
     lenet = load_table("lecun1998_mnist")
-    assert [(r.model, r.paper) for r in lenet.rows] == [("lenet5", 0.95)]
+    assert [(r.model, r.paper) for r in lenet.rows] == [("lenet5", 0.95), ("lenet5_1998", 0.95)]
 
 
 def test_tables_found_from_elsewhere_and_through_zoo_configs(tmp_path, monkeypatch, capsys):
