@@ -92,11 +92,11 @@ def bare_loop(config: str, overrides: list[str], target: float | None) -> list[d
     from zoo.data import build_dataset
     from zoo.engine.config import load_config
     from zoo.engine.optim import build_optimizer, build_scheduler
+    from zoo.engine.runtime import choose_threads
     from zoo.engine.trainer import resolve_model_kwargs
 
     cfg = load_config(ROOT / config if not Path(config).is_absolute() else config, overrides)
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
+    choose_threads(cfg.train.threads)  # as the trainer does (train.threads: auto)
     torch.manual_seed(cfg.train.seed)
     bundle = build_dataset(cfg.data, torch.device("cpu"))
 
