@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import tempfile
 from pathlib import Path
@@ -81,17 +79,11 @@ def publish(
     return record
 
 
-def _machine(summary: dict[str, Any]) -> str:
-    """What trained the weights, in words: the CPU model, its cores and the threads used
-    (publishing runs where the training did)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
+def _machine(summary: dict[str, Any]) -> str | None:
+    """What trained the weights, in words, as the run recorded it: CPU, cores, torch threads."""
     threads = summary.get("threads")
-    return f"{cpu}, {os.cpu_count()} cores" + (f", {threads} torch thread{'s' if threads != 1 else ''}" if threads else "")
+    where = summary.get("machine")
+    return f"{where}, {threads} torch thread{'s' if threads != 1 else ''}" if where and threads else where
 
 
 def main(argv: list[str] | None = None) -> int:

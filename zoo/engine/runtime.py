@@ -27,6 +27,7 @@ __all__ = [
     "rng_state",
     "set_rng_state",
     "versions",
+    "machine",
     "git_commit",
     "peak_memory_mb",
 ]
@@ -202,6 +203,17 @@ def versions() -> dict[str, str]:
         "torchvision": torchvision.__version__,
         "numpy": np.__version__,
     }
+
+
+def machine() -> str:
+    """This machine in words, for a run's summary: the CPU model and its cores."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
 
 
 def git_commit() -> str | None:
