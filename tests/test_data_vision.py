@@ -202,6 +202,30 @@ def test_mnist_from_gz_files(tmp_path):
         assert torch.isclose(flat, row, atol=1e-5).all(dim=1).any()
 
 
+def test_mnist_crop_padding_shifts_training_digits(tmp_path):
+    arrays = make_mnist(tmp_path, n_train=16)
+    assert not build_dataset(cfg_for("mnist", tmp_path)).train.transform.random
+    bundle = build_dataset(cfg_for("mnist", tmp_path, batch_size=16, options={"crop_padding": 2}))
+    assert bundle.train.transform.crop_padding == 2 and not bundle.train.transform.flip
+    assert not bundle.test.transform.random
+    # Each training image is its original moved by at most 2 px each way, the uncovered
+    # border filled with background (0 before normalization); the labels stay with it.
+    originals = torch.from_numpy(arrays["train-images-idx3-ubyte"]).float()
+    labels = arrays["train-labels-idx1-ubyte"].tolist()
+    x, y = next(iter(bundle.train))
+    raw = (x[:, 0] * 0.3081 + 0.1307) * 255
+    padded = torch.nn.functional.pad(originals, (2, 2, 2, 2))
+    shifts = set()
+    for img, label in zip(raw, y.tolist()):
+        found = [(i, dr, dc) for i in range(16) for dr in range(5) for dc in range(5)
+                 if torch.allclose(padded[i, dr:dr + 28, dc:dc + 28], img, atol=1e-3)]
+        assert found and labels[found[0][0]] == label
+        shifts.add(found[0][1:])
+    assert len(shifts) > 1  # not one fixed offset
+    with pytest.raises(ConfigError):
+        build_dataset(cfg_for("mnist", tmp_path, options={"crop_padding": -1}))
+
+
 def test_mnist_from_uncompressed_files_and_fashion(tmp_path):
     make_mnist(tmp_path, gz=False)
     assert build_dataset(cfg_for("mnist", tmp_path)).train.num_samples == 64

@@ -293,15 +293,19 @@ def load_mnist(cfg, name: str = "mnist") -> tuple[torch.Tensor, torch.Tensor, to
 
 
 @register_dataset("mnist", input_size=(1, 28, 28))
-def mnist(cfg) -> DataBundle:
+def mnist(cfg, *, crop_padding: int = 0) -> DataBundle:
     """MNIST handwritten digits (LeCun et al. 1998): 60,000 train, 10,000 test, 28x28 grey.
 
-    No augmentation; normalized with the training set's mean 0.1307 and std 0.3081.
+    Normalized with the training set's mean 0.1307 and std 0.3081. No augmentation by
+    default; ``crop_padding`` p > 0 shifts each training digit by up to p px in each
+    direction (a random 28x28 crop of the image zero-padded by p; zero is MNIST's
+    background), the small translations LeCun et al. 1998 distort with as well.
     """
     x_train, y_train, x_test, y_test = load_mnist(cfg, "mnist")
     mean, std = MNIST_STATS
     return image_bundle(cfg, name="mnist", train=(x_train, y_train), test=(x_test, y_test),
-                        classes=[str(i) for i in range(10)], mean=mean, std=std)
+                        classes=[str(i) for i in range(10)], mean=mean, std=std,
+                        crop_padding=check_crop_padding(crop_padding))
 
 
 @register_dataset("fashion_mnist", input_size=(1, 28, 28))
