@@ -7,7 +7,9 @@ with the tokenizer, vocabulary and loaders of :mod:`zoo.data.text`.
 from __future__ import annotations
 
 import csv
+import functools
 import html
+import inspect
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -20,6 +22,11 @@ from ..errors import ConfigError, DataError
 from .core import DataBundle, download_url, extract_archive, missing_files, resolve_path
 from .registry import register_dataset
 from .text import EOS, Tokenizer, Vocab, lm_bundle, load_vocab_option, positive_int, read_text, text_bundle
+
+# What a sentence reader returns: (texts, labels) to train on and to test on, the
+# class names, and the dataset's extra facts.
+_Split = tuple[list[str], list[int]]
+_Sentences = tuple[_Split, _Split, list[str], dict[str, Any]]
 
 __all__ = ["mr", "subj", "trec", "sst2", "ag_news", "imdb", "tinyshakespeare", "text_file"]
 
@@ -97,18 +104,43 @@ def _fold_split(n: int, folds: int, fold: int, seed: int) -> tuple[list[int], li
     return torch.arange(n)[mask].tolist(), test.sort().values.tolist()
 
 
-def _polarity_bundle(cfg, name, texts, labels, classes, folds, fold, text_opts, source) -> DataBundle:
+def _cross_validation(texts: list[str], labels: list[int], classes: list[str], folds: Any, fold: Any, seed: int,
+                      source: Path) -> _Sentences:
     folds, fold = _check_folds(folds, fold)
-    train_idx, test_idx = _fold_split(len(labels), folds, fold, cfg.split_seed)
-    return text_bundle(
-        cfg,
-        name=name,
-        train=([texts[i] for i in train_idx], [labels[i] for i in train_idx]),
-        test=([texts[i] for i in test_idx], [labels[i] for i in test_idx]),
-        classes=classes,
-        extra={"source": str(source), "folds": folds, "fold": fold},
-        **text_opts,
-    )
+    train_idx, test_idx = _fold_split(len(labels), folds, fold, seed)
+    return (([texts[i] for i in train_idx], [labels[i] for i in train_idx]),
+            ([texts[i] for i in test_idx], [labels[i] for i in test_idx]),
+            classes, {"source": str(source), "folds": folds, "fold": fold})
+
+
+# text_bundle's tokenizing options (tokenizer, min_freq, max_size, max_len, min_len, bucket, vocab).
+_TEXT_OPTIONS = [p for p in inspect.signature(text_bundle).parameters.values()
+                 if p.kind is p.KEYWORD_ONLY and p.name not in ("name", "train", "test", "classes", "extra")]
+
+
+def _sentence_dataset(name: str) -> Callable[[Callable[..., _Sentences]], Callable[..., DataBundle]]:
+    """Register a reader of labelled sentences as the classification dataset ``name``.
+
+    The reader takes ``cfg`` and its own keyword options and returns ``(train, test,
+    classes, extra)``. The registered builder takes text_bundle's tokenizing options
+    besides: they are declared once, and its signature lists them all, so the
+    ``data.<key>`` check and ``zoo datasets`` see every option.
+    """
+
+    def decorator(read: Callable[..., _Sentences]) -> Callable[..., DataBundle]:
+        own = inspect.signature(read)
+
+        @functools.wraps(read)
+        def builder(cfg, **options: Any) -> DataBundle:
+            mine = {k: options.pop(k) for k in list(options) if k in own.parameters}
+            train, test, classes, extra = read(cfg, **mine)
+            return text_bundle(cfg, name=name, train=train, test=test, classes=classes, extra=extra, **options)
+
+        builder.__signature__ = own.replace(parameters=[*own.parameters.values(), *_TEXT_OPTIONS],  # type: ignore[attr-defined]
+                                            return_annotation=DataBundle)
+        return register_dataset(name, task="classification")(builder)
+
+    return decorator
 
 
 # ---------------------------------------------------------------------------------
@@ -129,20 +161,8 @@ _IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 _SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 
 
-@register_dataset("mr", task="classification")
-def mr(
-    cfg,
-    *,
-    folds: int = 10,
-    fold: int = 0,
-    tokenizer: str = "basic_english",
-    min_freq: int = 1,
-    max_size: int | None = None,
-    max_len: int | None = None,
-    min_len: int = 1,
-    bucket: bool = False,
-    vocab: Any = None,
-) -> DataBundle:
+@_sentence_dataset("mr")
+def mr(cfg, *, folds: int = 10, fold: int = 0) -> _Sentences:
     """MR sentence polarity (Pang & Lee 2005): 5,331 positive + 5,331 negative review snippets.
 
     Files ``rt-polarity.pos`` / ``rt-polarity.neg`` in ``ROOT/rt-polarity`` (or
@@ -153,24 +173,12 @@ def mr(
     folder, files = _locate(cfg, "mr", ["rt-polarity", "rt-polaritydata", "MR"], ["rt-polarity.pos", "rt-polarity.neg"],
                             _fetch_archive(_MR_URL, "", "mr"))
     neg, pos = _lines(folder / "rt-polarity.neg"), _lines(folder / "rt-polarity.pos")
-    opts = dict(tokenizer=tokenizer, min_freq=min_freq, max_size=max_size, max_len=max_len, min_len=min_len, bucket=bucket, vocab=vocab)
-    return _polarity_bundle(cfg, "mr", neg + pos, [0] * len(neg) + [1] * len(pos), ["negative", "positive"], folds, fold, opts, folder)
+    return _cross_validation(neg + pos, [0] * len(neg) + [1] * len(pos), ["negative", "positive"], folds, fold,
+                             cfg.split_seed, folder)
 
 
-@register_dataset("subj", task="classification")
-def subj(
-    cfg,
-    *,
-    folds: int = 10,
-    fold: int = 0,
-    tokenizer: str = "basic_english",
-    min_freq: int = 1,
-    max_size: int | None = None,
-    max_len: int | None = None,
-    min_len: int = 1,
-    bucket: bool = False,
-    vocab: Any = None,
-) -> DataBundle:
+@_sentence_dataset("subj")
+def subj(cfg, *, folds: int = 10, fold: int = 0) -> _Sentences:
     """SUBJ subjectivity (Pang & Lee 2004): 5,000 subjective + 5,000 objective sentences.
 
     Files ``subj.subjective`` / ``subj.objective`` (SentEval names) or Cornell's
@@ -181,9 +189,8 @@ def subj(
                             _fetch_archive(_SUBJ_URL, "subj", "subj"),
                             alternatives=[["quote.tok.gt9.5000", "plot.tok.gt9.5000"]])
     subjective, objective = _lines(folder / files[0]), _lines(folder / files[1])
-    opts = dict(tokenizer=tokenizer, min_freq=min_freq, max_size=max_size, max_len=max_len, min_len=min_len, bucket=bucket, vocab=vocab)
-    return _polarity_bundle(cfg, "subj", subjective + objective, [0] * len(subjective) + [1] * len(objective),
-                            ["subjective", "objective"], folds, fold, opts, folder)
+    return _cross_validation(subjective + objective, [0] * len(subjective) + [1] * len(objective),
+                             ["subjective", "objective"], folds, fold, cfg.split_seed, folder)
 
 
 _TREC_COARSE = ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]
@@ -205,19 +212,8 @@ def _read_trec(path: Path) -> list[tuple[str, str, str]]:
     return rows
 
 
-@register_dataset("trec", task="classification")
-def trec(
-    cfg,
-    *,
-    fine: bool = False,
-    tokenizer: str = "basic_english",
-    min_freq: int = 1,
-    max_size: int | None = None,
-    max_len: int | None = None,
-    min_len: int = 1,
-    bucket: bool = False,
-    vocab: Any = None,
-) -> DataBundle:
+@_sentence_dataset("trec")
+def trec(cfg, *, fine: bool = False) -> _Sentences:
     """TREC question classification (Li & Roth 2002): 5,452 train, 500 test questions.
 
     Files ``train_5500.label`` and ``TREC_10.label`` (latin-1) in ``ROOT/trec``.
@@ -230,16 +226,9 @@ def trec(
     # The label set of both files (all 50 fine labels occur in the real training file).
     classes = sorted({r[col] for r in train_rows + test_rows}) if fine else list(_TREC_COARSE)
     index = {c: i for i, c in enumerate(classes)}
-    opts = dict(tokenizer=tokenizer, min_freq=min_freq, max_size=max_size, max_len=max_len, min_len=min_len, bucket=bucket, vocab=vocab)
-    return text_bundle(
-        cfg,
-        name="trec",
-        train=([r[2] for r in train_rows], [index[r[col]] for r in train_rows]),
-        test=([r[2] for r in test_rows], [index[r[col]] for r in test_rows]),
-        classes=classes,
-        extra={"source": str(folder), "fine": fine},
-        **opts,
-    )
+    return (([r[2] for r in train_rows], [index[r[col]] for r in train_rows]),
+            ([r[2] for r in test_rows], [index[r[col]] for r in test_rows]),
+            classes, {"source": str(folder), "fine": fine})
 
 
 def _read_glue_tsv(path: Path) -> tuple[list[str], list[int]]:
@@ -258,18 +247,8 @@ def _read_glue_tsv(path: Path) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-@register_dataset("sst2", task="classification")
-def sst2(
-    cfg,
-    *,
-    tokenizer: str = "basic_english",
-    min_freq: int = 1,
-    max_size: int | None = None,
-    max_len: int | None = None,
-    min_len: int = 1,
-    bucket: bool = False,
-    vocab: Any = None,
-) -> DataBundle:
+@_sentence_dataset("sst2")
+def sst2(cfg) -> _Sentences:
     """SST-2 binary sentiment, GLUE version (Socher et al. 2013): 67,349 train, 872 dev.
 
     Files ``train.tsv`` and ``dev.tsv`` (``sentence<TAB>label``) in ``ROOT/sst2``
@@ -277,9 +256,8 @@ def sst2(
     the dev set is the test split here.
     """
     folder, _ = _locate(cfg, "sst2", ["sst2", "SST-2"], ["train.tsv", "dev.tsv"], _fetch_archive(_SST2_URL, "", "sst2"))
-    opts = dict(tokenizer=tokenizer, min_freq=min_freq, max_size=max_size, max_len=max_len, min_len=min_len, bucket=bucket, vocab=vocab)
-    return text_bundle(cfg, name="sst2", train=_read_glue_tsv(folder / "train.tsv"), test=_read_glue_tsv(folder / "dev.tsv"),
-                       classes=["negative", "positive"], extra={"source": str(folder)}, **opts)
+    return (_read_glue_tsv(folder / "train.tsv"), _read_glue_tsv(folder / "dev.tsv"), ["negative", "positive"],
+            {"source": str(folder)})
 
 
 _ENTITY = re.compile(r" ?#(\d{1,5});")
@@ -309,18 +287,8 @@ def _read_ag_csv(path: Path, n_classes: int) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-@register_dataset("ag_news", task="classification")
-def ag_news(
-    cfg,
-    *,
-    tokenizer: str = "basic_english",
-    min_freq: int = 1,
-    max_size: int | None = None,
-    max_len: int | None = None,
-    min_len: int = 1,
-    bucket: bool = False,
-    vocab: Any = None,
-) -> DataBundle:
+@_sentence_dataset("ag_news")
+def ag_news(cfg) -> _Sentences:
     """AG News (Zhang et al. 2015): 120,000 train, 7,600 test news articles, 4 classes.
 
     Files ``train.csv`` / ``test.csv`` (``"class","title","description"``, class
@@ -333,10 +301,8 @@ def ag_news(
     classes = ["World", "Sports", "Business", "Sci/Tech"]
     if (folder / "classes.txt").is_file():
         classes = _lines(folder / "classes.txt") or classes
-    opts = dict(tokenizer=tokenizer, min_freq=min_freq, max_size=max_size, max_len=max_len, min_len=min_len, bucket=bucket, vocab=vocab)
-    return text_bundle(cfg, name="ag_news", train=_read_ag_csv(folder / "train.csv", len(classes)),
-                       test=_read_ag_csv(folder / "test.csv", len(classes)), classes=classes,
-                       extra={"source": str(folder)}, **opts)
+    return (_read_ag_csv(folder / "train.csv", len(classes)), _read_ag_csv(folder / "test.csv", len(classes)),
+            classes, {"source": str(folder)})
 
 
 def _read_imdb(folder: Path) -> tuple[list[str], list[int]]:
@@ -351,18 +317,8 @@ def _read_imdb(folder: Path) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-@register_dataset("imdb", task="classification")
-def imdb(
-    cfg,
-    *,
-    tokenizer: str = "basic_english",
-    min_freq: int = 1,
-    max_size: int | None = None,
-    max_len: int | None = None,
-    min_len: int = 1,
-    bucket: bool = False,
-    vocab: Any = None,
-) -> DataBundle:
+@_sentence_dataset("imdb")
+def imdb(cfg) -> _Sentences:
     """IMDB movie reviews (Maas et al. 2011): 25,000 train, 25,000 test, binary sentiment.
 
     The ``aclImdb`` tree in ``ROOT``: ``aclImdb/{train,test}/{neg,pos}/*.txt``
@@ -376,9 +332,7 @@ def imdb(
     if not all(p.is_dir() for p in needed):
         raise missing_files("imdb", base, ["train/neg/", "train/pos/", "test/neg/", "test/pos/"],
                             how="set data.download=true to fetch aclImdb_v1.tar.gz")
-    opts = dict(tokenizer=tokenizer, min_freq=min_freq, max_size=max_size, max_len=max_len, min_len=min_len, bucket=bucket, vocab=vocab)
-    return text_bundle(cfg, name="imdb", train=_read_imdb(base / "train"), test=_read_imdb(base / "test"),
-                       classes=["negative", "positive"], extra={"source": str(base)}, **opts)
+    return _read_imdb(base / "train"), _read_imdb(base / "test"), ["negative", "positive"], {"source": str(base)}
 
 
 # ---------------------------------------------------------------------------------
