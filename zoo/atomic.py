@@ -9,12 +9,15 @@ directory, :mod:`zoo.rundir`) can remove them.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-__all__ = ["atomic_write", "atomic_write_text", "leftover_temps"]
+__all__ = ["atomic_write", "atomic_write_text", "atomic_write_csv", "leftover_temps"]
 
 _SUFFIX = ".tmp"
 
@@ -50,6 +53,16 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def atomic_write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> None:
+    """``rows`` as CSV under the header ``columns`` (other keys ignored, ``None`` an empty cell)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
+    atomic_write_text(path, buf.getvalue())
 
 
 def leftover_temps(folder: str | Path, names: Iterable[str]) -> list[Path]:

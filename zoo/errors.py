@@ -59,3 +59,11 @@ def first_line(exc: object, limit: int | None = None) -> str:
     its type's name when the message is empty: what a one-line error quotes."""
     lines = str(exc).strip().splitlines()
     return lines[0][:limit] if lines else type(exc).__name__
+
+
+def error_line(exc: BaseException) -> str:
+    """A failure in one line: a user's error (:class:`ZooError`) as it reads, anything
+    else prefixed with its type, which says what broke."""
+    if isinstance(exc, ZooError) or not str(exc).strip():
+        return first_line(exc)
+    return f"{type(exc).__name__}: {first_line(exc)}"

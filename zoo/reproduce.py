@@ -70,8 +70,6 @@ from a checkout or set ``ZOO_CONFIGS=/path/to/zoo/configs``.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import math
 import os
@@ -89,14 +87,14 @@ import torch
 import yaml
 
 from . import rundir
-from .atomic import atomic_write_text
-from .compare import CompareSpec, ModelSpec, run_compare
+from .atomic import atomic_write_csv, atomic_write_text
+from .compare import CompareResult, CompareSpec, ModelSpec, intermixed, run_compare
 from .data import build_dataset
 from .engine.config import config_from_dict, load_config
 from .engine.runtime import resolve_device, seed_everything
 from .engine.tasks import make_task
 from .engine.trainer import config_differences, evaluate, resolve_model_kwargs
-from .errors import ConfigError, ZooError, did_you_mean, first_line
+from .errors import ConfigError, ZooError, did_you_mean, error_line, first_line
 from .factory import create_model
 
 __all__ = ["PaperTable", "PaperRow", "ReproduceResult", "find_configs", "list_tables", "load_table",
@@ -399,7 +397,7 @@ def _baseline_row(row: PaperRow, cfg: dict[str, Any], out: Path, key: str) -> di
             model = create_model(c.model.name, **resolve_model_kwargs(c.model.name, c.model.kwargs, data.info))
             metrics = evaluate(model.to(device), data.test, task, device)
         except (ZooError, RuntimeError, ValueError, TypeError, KeyError) as exc:
-            raise _RowFailed(_one_line(exc)) from None
+            raise _RowFailed(error_line(exc)) from None
         if not isinstance(metrics.get(key), (int, float)):
             raise _RowFailed(f"the baseline reports no test {key} (its metrics: {', '.join(metrics)})")
         elapsed = time.perf_counter() - start
@@ -413,31 +411,17 @@ def _baseline_row(row: PaperRow, cfg: dict[str, Any], out: Path, key: str) -> di
     return {"values": values, "epochs": 0, "wall_time_s": wall, "device": device_name, "run_dir": str(out)}
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else ""
-    if isinstance(exc, ZooError):
-        return first or type(exc).__name__
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 # ---------------------------------------------------------------------------------
 # The table
 # ---------------------------------------------------------------------------------
-@dataclass
-class ReproduceResult:
-    out: Path
-    rows: list[dict[str, Any]]
-    files: dict[str, Path]
-    table: str
+class ReproduceResult(CompareResult):
+    """A reproduced table: its folder, rows, files and markdown; ``failed`` names rows."""
 
     @property
     def failed(self) -> list[str]:
         return [r["row"] for r in self.rows if r["status"] != "ok"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
 
 
 def _say(msg: str, *, err: bool = False) -> None:
@@ -575,12 +559,7 @@ def format_table(rows: Sequence[dict[str, Any]], metric: str) -> str:
 
 def write_results(rows: list[dict[str, Any]], table: PaperTable, out: Path, command: str) -> dict[str, Path]:
     files = {"csv": out / "results.csv", "md": out / "results.md"}
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(RESULT_COLUMNS), lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in RESULT_COLUMNS})
-    atomic_write_text(files["csv"], buf.getvalue())
+    atomic_write_csv(files["csv"], rows, RESULT_COLUMNS)
 
     schedule = table.schedule
     paper_budget = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in schedule.items() if k != "note")
@@ -668,22 +647,4 @@ def add_cli(subparsers: Any) -> None:
     p.add_argument("--out", help="output folder (default: runs/reproduce/NAME)")
     p.add_argument("--in-process", action="store_true", help="train every row in this process")
     p.set_defaults(func=_cmd_reproduce)
-    _intermixed(p)
-
-
-def _intermixed(parser: argparse.ArgumentParser) -> None:
-    """Let ``key=value`` overrides follow options (``--out DIR data.root=...``)."""
-    base = type(parser)
-
-    class _Intermixed(base):  # type: ignore[misc, valid-type]
-        def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
-            if getattr(self, "_zoo_inside", False):
-                return base.parse_known_args(self, args, namespace)
-            self._zoo_inside = True
-            try:
-                return self.parse_known_intermixed_args(args, namespace)
-            finally:
-                self._zoo_inside = False
-
-    _Intermixed.__name__ = base.__name__
-    parser.__class__ = _Intermixed
+    intermixed(p)

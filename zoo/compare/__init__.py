@@ -100,11 +100,11 @@ directory of each model is :mod:`zoo.rundir`'s.
 
 from __future__ import annotations
 
-from .command import add_cli
+from .command import add_cli, intermixed
 from .measure import RESULT_COLUMNS, count_flops
 from .report import format_table, write_results
 from .runner import CompareResult, compare, run_compare
 from .spec import SHORT_FORM_DEFAULTS, CompareSpec, ModelSpec, load_compare_config, make_spec
 
 __all__ = ["compare", "run_compare", "CompareResult", "ModelSpec", "CompareSpec", "make_spec", "load_compare_config",
-           "write_results", "format_table", "RESULT_COLUMNS", "SHORT_FORM_DEFAULTS", "count_flops", "add_cli"]
+           "write_results", "format_table", "RESULT_COLUMNS", "SHORT_FORM_DEFAULTS", "count_flops", "add_cli", "intermixed"]

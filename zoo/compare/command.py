@@ -53,10 +53,10 @@ def add_cli(subparsers: Any) -> None:
                    help="train every model in this process instead of one fresh process each "
                         "(faster start; no CPU peak-memory figure)")
     p.set_defaults(func=_cmd_compare)
-    _intermixed(p)
+    intermixed(p)
 
 
-def _intermixed(parser: argparse.ArgumentParser) -> None:
+def intermixed(parser: argparse.ArgumentParser) -> None:
     """Let ``key=value`` overrides follow options (``--out DIR data.root=...``): argparse
     only fills a positional once, so parse this subcommand with parse_known_intermixed_args."""
     base = type(parser)

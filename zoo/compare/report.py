@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import rundir
-from ..atomic import atomic_write, atomic_write_text
+from ..atomic import atomic_write, atomic_write_csv, atomic_write_text
 from .measure import RESULT_COLUMNS
 from .spec import CompareSpec
 
@@ -68,12 +66,7 @@ def write_results(rows: list[dict[str, Any]], spec: CompareSpec) -> dict[str, Pa
     """``results.csv``, ``results.md`` and the plots in ``spec.out``; returns their paths by kind."""
     out = spec.out
     files = {"csv": out / "results.csv", "md": out / "results.md"}
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(RESULT_COLUMNS), lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in RESULT_COLUMNS})
-    atomic_write_text(files["csv"], buf.getvalue())
+    atomic_write_csv(files["csv"], rows, RESULT_COLUMNS)
     files.update(_plots(rows, spec))
 
     ok = [r for r in rows if r["status"] == "ok"]

@@ -23,7 +23,7 @@ from ..checkpoint import load_state
 from ..engine.config import Config, config_from_dict
 from ..engine.runtime import resolve_device
 from ..engine.trainer import Interrupted, Trainer, config_differences
-from ..errors import ZooError, first_line
+from ..errors import ZooError, error_line
 from .measure import failed_row, measure_model, row_from_run
 from .report import format_table, write_results
 from .spec import CompareSpec, ModelSpec, check_models, make_spec
@@ -181,7 +181,7 @@ def _run_model(spec: ModelSpec, cfg: Config, run_dir: Path, isolate: bool) -> di
             raise
         except Exception as exc:
             _write_error(run_dir, exc)
-            raise ModelFailed(_one_line(exc)) from None
+            raise ModelFailed(error_line(exc)) from None
         finally:
             _free_memory()
     return _run_worker(spec, cfg, run_dir, resume)
@@ -255,7 +255,7 @@ def worker_main(argv: list[str]) -> int:
 def _write_error(run_dir: Path, exc: BaseException) -> None:
     try:
         (run_dir / "error.log").write_text("".join(traceback.format_exception(exc)))
-        (run_dir / "error.json").write_text(json.dumps({"message": _one_line(exc)}))
+        (run_dir / "error.json").write_text(json.dumps({"message": error_line(exc)}))
     except OSError:
         pass
 
@@ -266,9 +266,3 @@ def _free_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def _one_line(exc: BaseException) -> str:
-    """A user's error as it reads; anything else with its type, which says what broke."""
-    if isinstance(exc, ZooError):
-        return first_line(exc)
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {first_line(exc)}" if text else type(exc).__name__

@@ -11,6 +11,7 @@ the auxiliary heads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal, NamedTuple
 
 import torch
@@ -57,27 +58,32 @@ class BasicConv2d(nn.Module):
 class Inception(nn.Module):
     """Four parallel branches concatenated on channels (paper, Figure 2b).
 
-    1x1 | 1x1 reduce -> 3x3 | 1x1 reduce -> "5x5" (3x3, see the module docstring) |
-    3x3 max-pool -> 1x1 projection. The 1x1 reductions are what keep the network
-    cheap: they shrink the channels before the expensive spatial convolutions.
+    1x1 | 1x1 reduce -> 3x3 | 1x1 reduce -> "5x5" | 3x3 max-pool -> 1x1 projection.
+    The 1x1 reductions are what keep the network cheap: they shrink the channels
+    before the expensive spatial convolutions. ``conv_block`` is every convolution
+    with what follows it (:class:`BasicConv2d` here, :class:`ConvReLU` in the 2015
+    network) and ``kernel_5x5`` the "5x5" branch's kernel: 3 in torchvision's layout
+    (see the module docstring), 5 in the paper's.
     """
 
     def __init__(
-        self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int, pool_proj: int
+        self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int, pool_proj: int,
+        *, conv_block: Callable[..., nn.Module] = BasicConv2d, kernel_5x5: int = 3,
     ) -> None:
         super().__init__()
-        self.branch1 = BasicConv2d(in_channels, ch1x1, kernel_size=1)
+        self.branch1 = conv_block(in_channels, ch1x1, kernel_size=1)
         self.branch2 = nn.Sequential(
-            BasicConv2d(in_channels, ch3x3red, kernel_size=1),
-            BasicConv2d(ch3x3red, ch3x3, kernel_size=3, padding=1),
+            conv_block(in_channels, ch3x3red, kernel_size=1),
+            conv_block(ch3x3red, ch3x3, kernel_size=3, padding=1),
         )
         self.branch3 = nn.Sequential(
-            BasicConv2d(in_channels, ch5x5red, kernel_size=1),
-            BasicConv2d(ch5x5red, ch5x5, kernel_size=3, padding=1),
+            conv_block(in_channels, ch5x5red, kernel_size=1),
+            conv_block(ch5x5red, ch5x5, kernel_size=kernel_5x5, padding=kernel_5x5 // 2),
         )
+        # At stride 1 ceil_mode changes nothing; torchvision sets it, so it stays.
         self.branch4 = nn.Sequential(
             nn.MaxPool2d(kernel_size=3, stride=1, padding=1, ceil_mode=True),
-            BasicConv2d(in_channels, pool_proj, kernel_size=1),
+            conv_block(in_channels, pool_proj, kernel_size=1),
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -305,31 +311,15 @@ class ConvReLU(nn.Module):
         return F.relu(self.conv(x), inplace=True)
 
 
-class Inception2015(nn.Module):
-    """The Inception module with dimension reductions (paper, figure 2b): 1x1 | 1x1 ->
-    3x3 | 1x1 -> 5x5 | 3x3 max-pool -> 1x1, concatenated on channels, ReLU after every
-    convolution, reductions included."""
+class Inception2015(Inception):
+    """The Inception module with dimension reductions as published (paper, figure 2b):
+    a true 5x5 branch, and a bias and a ReLU after every convolution, reductions included."""
 
     def __init__(
         self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int, pool_proj: int
     ) -> None:
-        super().__init__()
-        self.branch1 = ConvReLU(in_channels, ch1x1, kernel_size=1)
-        self.branch2 = nn.Sequential(
-            ConvReLU(in_channels, ch3x3red, kernel_size=1),
-            ConvReLU(ch3x3red, ch3x3, kernel_size=3, padding=1),
-        )
-        self.branch3 = nn.Sequential(
-            ConvReLU(in_channels, ch5x5red, kernel_size=1),
-            ConvReLU(ch5x5red, ch5x5, kernel_size=5, padding=2),
-        )
-        self.branch4 = nn.Sequential(
-            nn.MaxPool2d(kernel_size=3, stride=1, padding=1),
-            ConvReLU(in_channels, pool_proj, kernel_size=1),
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
+        super().__init__(in_channels, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj,
+                         conv_block=ConvReLU, kernel_5x5=5)
 
 
 class InceptionAux2015(nn.Module):
