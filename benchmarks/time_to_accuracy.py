@@ -168,6 +168,12 @@ def variants(config: str, overrides: list[str], sets: list[str], steps: int, war
             print(f"  {extra or '(recipe)':45s} failed: {exc}")
             continue
         per_step = (long - short) / steps
+        if per_step <= 0:
+            # Compilation is timed too and varies from process to process; it can
+            # outweigh a few steps. More --steps make the difference meaningful.
+            print(f"  {extra or '(recipe)':45s} not measured: the short run ({short:.1f} s) took longer than "
+                  f"the long one ({long:.1f} s); start-up varied more than {steps} steps take, raise --steps")
+            continue
         base = base or per_step
         print(f"  {extra or '(recipe)':45s} {per_step * 1000:8.1f} ms/step  x{per_step / base:.2f}  "
               f"(first {warmup} steps: {short:.1f} s)")
