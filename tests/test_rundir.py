@@ -5,7 +5,7 @@ import os
 import time
 
 from zoo import rundir
-from zoo.atomic import atomic_write_text
+from zoo.atomic import atomic_write_csv, atomic_write_text
 from zoo.engine.config import config_from_dict
 from zoo.engine.evaluate import evaluate_checkpoint
 from zoo.engine.trainer import Trainer
@@ -89,3 +89,18 @@ def test_resume_and_eval_clean_leftovers(tmp_path):
     assert not any((run_dir / n).exists() for n in LEFTOVERS[:2])
     assert (run_dir / LEFTOVERS[2]).exists()
     assert_untouched(run_dir)
+
+
+def test_atomic_write_csv_header_order_blanks_and_extra_keys(tmp_path):
+    path = tmp_path / "out" / "results.csv"
+    atomic_write_csv(path, [{"b": 2, "a": "x,y", "extra": 9}, {"a": None}], ["a", "b"])
+    assert path.read_text() == 'a,b\n"x,y",2\n,\n'
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_error_line_quotes_user_errors_and_names_other_types():
+    from zoo.errors import ConfigError, error_line
+
+    assert error_line(ConfigError("bad key\nmore detail")) == "bad key"
+    assert error_line(ValueError("shapes differ\ntrace")) == "ValueError: shapes differ"
+    assert error_line(KeyError()) == "KeyError"
