@@ -1,4 +1,4 @@
-"""train.threads: the thread count chosen at start, and the busy-core sampling behind auto."""
+"""The CPU runtime a run sets up: train.threads (the thread count chosen at start, the busy-core sampling behind auto) and denormals flushed to zero."""
 
 import pytest
 import torch
@@ -79,3 +79,14 @@ def test_the_first_line_and_summary_name_the_thread_count(tmp_path, capsys):
     first = capsys.readouterr().out.splitlines()[0]
     assert "1 CPU thread;" in first
     assert summary["threads"] == 1
+
+
+def test_training_flushes_denormals_to_zero(tmp_path):
+    torch.set_flush_denormal(False)
+    try:
+        denormal = torch.tensor([1e-39])  # below float32's smallest normal, 1.18e-38
+        assert (denormal * 2).item() > 0  # IEEE arithmetic keeps it
+        train(tiny_config(tmp_path, train={"epochs": 1, "threads": 1}))
+        assert (denormal * 2).item() == 0.0
+    finally:
+        torch.set_flush_denormal(False)

@@ -189,6 +189,12 @@ class Trainer:
             self.resume_path, self.resume_state = read_resume(resume)
             _check_same_config(self.resume_state["config"], cfg, force)
         self.dist = init_distributed(cfg.train.device)
+        # Denormal floats (below 1.2e-38) take the CPU's slow path, many times slower
+        # per operation, and the vanishing gradients of a recurrent net over long
+        # sequences are full of them (the adding problem at T = 200 ran 6-9x slower a
+        # step; benchmarks/README.md). Flushed to zero before torch starts its worker
+        # threads, which inherit the setting from this one.
+        torch.set_flush_denormal(True)
         self.threads = choose_threads(cfg.train.threads, self.dist)
         self.device = resolve_device(cfg.train.device, self.dist)
         set_deterministic(cfg.train.deterministic, self.device)
