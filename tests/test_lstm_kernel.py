@@ -143,3 +143,47 @@ def test_gru_kernel_equals_torch_ops_and_torch_nn(packed, monkeypatch):
     without, expected = run(mod), run(ref)
     for a, b in ((with_kernel, without), (with_kernel, expected)):
         assert _max_diff(a[0], b[0]) <= TOL and _max_diff(a[1], b[1]) <= TOL
+
+
+def test_rows_shared_among_threads_give_the_same_bits():
+    """Steps large enough for the parallel rows (B * H >= 8192): the same numbers with
+    one thread and two, and the same as the torch-op formulas."""
+    if not kernel.available():
+        pytest.skip("no C compiler here")
+    gen = torch.Generator().manual_seed(0)
+    b, h = 64, 160
+    pre, x = torch.randn(b, 4 * h, generator=gen), torch.randn(b, 4 * h, generator=gen)
+    c_prev = torch.randn(b, h, generator=gen)
+    dh, dh2, dc_next = (torch.randn(b, h, generator=gen) for _ in range(3))
+    g, gh = torch.randn(b, 3 * h, generator=gen), torch.randn(b, 3 * h, generator=gen)
+
+    def run():
+        c, hh, s, r = torch.empty(b, h), torch.empty(b, h), torch.empty(b, 4 * h), torch.empty(b, 2 * h)
+        kernel.lstm_forward_step(pre, x, c_prev, None, c, hh, s, r)
+        dg, dc_prev = torch.empty(b, 4 * h), torch.empty(b, h)
+        kernel.lstm_backward_step(dh, dh2, dc_next, s, r, None, dg, dc_prev)
+        g_out, h_gru, s_gru = g.clone(), torch.empty(b, h), torch.empty(b, 3 * h)
+        kernel.gru_forward_step(g_out, gh, c_prev, h_gru, s_gru)
+        return [c, hh, s, r, dg, dc_prev, g_out, h_gru, s_gru]
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = run()
+        torch.set_num_threads(2)
+        two = run()
+    finally:
+        torch.set_num_threads(before)
+    assert all(torch.equal(x, y) for x, y in zip(one, two, strict=True))
+    i, f, gg, o = (pre + x).chunk(4, 1)  # the g part arrives doubled: tanh(p) = 2 sigmoid(2p) - 1
+    c_ref = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * (2 * torch.sigmoid(gg) - 1)
+    assert _max_diff([one[0], one[1]], [c_ref, torch.sigmoid(o) * torch.tanh(c_ref)]) <= TOL
+
+
+def test_one_openmp_runtime_in_the_process():
+    """Built with OpenMP, the kernel must use torch's libgomp, not start a second pool."""
+    if not (kernel.available() and "-fopenmp" in kernel.FLAGS and os.path.exists("/proc/self/maps")):
+        pytest.skip("no OpenMP build here")
+    with open("/proc/self/maps") as f:
+        gomp = {line.split()[-1] for line in f if "libgomp" in line}
+    assert len(gomp) == 1, gomp

@@ -11,7 +11,11 @@ second one the backward step's; a third does the GRU's forward step (reset after
 How: the C source below is compiled once per machine with the system C compiler
 (``cc -O3 -march=native -shared -fPIC``, about a second, no torch headers) into a
 per-user cache directory, under a name that hashes the source, the flags and the CPU,
-and called through :mod:`ctypes` on float32 data pointers. Without a compiler, when the
+and called through :mod:`ctypes` on float32 data pointers. Where torch runs on OpenMP
+the build adds ``-fopenmp`` and a step's rows are shared among torch's own intra-op
+threads (the library binds to the libgomp torch has loaded): one thread left the
+second core idle through this part of every step, which is what kept the LSTM behind
+torch.nn.LSTM with two threads. Without a compiler, when the
 compile fails, or with ``ZOO_C_KERNELS=0`` in the environment, :func:`lstm_forward_step`
 and :func:`lstm_backward_step` are not used and the fast path keeps its torch kernels: the same numbers up to rounding.
 The exponential is a polynomial (relative error below 3e-9 before float32 rounding),
@@ -37,6 +41,12 @@ __all__ = ["lstm_forward_step", "lstm_backward_step", "gru_forward_step", "avail
 SOURCE = r"""
 #include <stdint.h>
 #include <string.h>
+
+/* Rows are independent: with OpenMP (torch's own runtime, see _compile) they are
+   shared among torch's intra-op threads, unless a step is too small to pay for the
+   threads' wake-up (B and H: the kernel's arguments). Without OpenMP the pragma is
+   ignored. */
+#define ROWS_IN_PARALLEL _Pragma("omp parallel for schedule(static) if (B * H >= 8192)")
 
 /* "GCC ivdep" before each loop over a row: no iteration depends on another (in the
    backward pass dg may be the factors a, read and written at the same index only),
@@ -64,15 +74,17 @@ static inline float exp_poly(float x) {
 static inline float sigm(float x) { return 1.0f / (1.0f + exp_poly(-x)); }
 
 /* One LSTM step after its matrix product, for rows 0..B-1.
-   pre   (B, 4H) gate pre-activations i, f, g, o; the g part doubled (tanh(p) = 2 sigmoid(2p) - 1)
+   pre + x (B, 4H each) gate pre-activations i, f, g, o (the recurrent product and the
+         input projection, added here); the g part doubled (tanh(p) = 2 sigmoid(2p) - 1)
    c_prev(B, H)  the previous cell state
    w_ci, w_cf, w_co: peephole vectors (H) or NULL
    out: c (B, H), h (B, H); with keep, s (B, 4H) and r (B, 2H), the backward factors
    s = [g i(1-i), c_prev f(1-f), i (1-g^2), tanh(c) o(1-o)], r = [o (1-tanh^2 c), f].
-   Row strides are in floats. */
+   s may be x itself (each element is read before it is written). Row strides are in floats. */
 void zoo_lstm_forward_step(
     int64_t B, int64_t H,
     const float *pre, int64_t ld_pre,
+    const float *x, int64_t ld_x,
     const float *c_prev, int64_t ld_cp,
     const float *w_ci, const float *w_cf, const float *w_co,
     float *c_out, int64_t ld_c,
@@ -81,22 +93,23 @@ void zoo_lstm_forward_step(
     float *r, int64_t ld_r,
     int keep)
 {
+    ROWS_IN_PARALLEL
     for (int64_t b = 0; b < B; ++b) {
         const float *restrict pi = pre + b * ld_pre, *restrict pf = pi + H, *restrict pg = pi + 2 * H,
                     *restrict po = pi + 3 * H;
+        const float *xi = x + b * ld_x, *xf = xi + H, *xg = xi + 2 * H, *xo = xi + 3 * H;
         const float *restrict cp = c_prev + b * ld_cp;
         float *restrict c = c_out + b * ld_c, *restrict h = h_out + b * ld_h;
         if (keep) {
-            float *restrict si = s + b * ld_s, *restrict sf = si + H, *restrict sg = si + 2 * H,
-                  *restrict so = si + 3 * H;
+            float *si = s + b * ld_s, *sf = si + H, *sg = si + 2 * H, *so = si + 3 * H;
             float *restrict kap = r + b * ld_r, *restrict rf = kap + H;
             if (w_ci) {
                 #pragma GCC ivdep
                 for (int64_t j = 0; j < H; ++j) {
-                    float i = sigm(pi[j] + w_ci[j] * cp[j]), f = sigm(pf[j] + w_cf[j] * cp[j]);
-                    float g = 2.0f * sigm(pg[j]) - 1.0f;
+                    float i = sigm(pi[j] + xi[j] + w_ci[j] * cp[j]), f = sigm(pf[j] + xf[j] + w_cf[j] * cp[j]);
+                    float g = 2.0f * sigm(pg[j] + xg[j]) - 1.0f;
                     float fc = f * cp[j], ig = i * g, cn = fc + ig;
-                    float o = sigm(po[j] + w_co[j] * cn), tc = 2.0f * sigm(2.0f * cn) - 1.0f, hn = o * tc;
+                    float o = sigm(po[j] + xo[j] + w_co[j] * cn), tc = 2.0f * sigm(2.0f * cn) - 1.0f, hn = o * tc;
                     c[j] = cn; h[j] = hn;
                     kap[j] = o - hn * tc; rf[j] = f;
                     so[j] = hn - o * hn; sf[j] = fc - f * fc; sg[j] = i - ig * g; si[j] = ig - i * ig;
@@ -104,9 +117,9 @@ void zoo_lstm_forward_step(
             } else {
                 #pragma GCC ivdep
                 for (int64_t j = 0; j < H; ++j) {
-                    float i = sigm(pi[j]), f = sigm(pf[j]), g = 2.0f * sigm(pg[j]) - 1.0f;
+                    float i = sigm(pi[j] + xi[j]), f = sigm(pf[j] + xf[j]), g = 2.0f * sigm(pg[j] + xg[j]) - 1.0f;
                     float fc = f * cp[j], ig = i * g, cn = fc + ig;
-                    float o = sigm(po[j]), tc = 2.0f * sigm(2.0f * cn) - 1.0f, hn = o * tc;
+                    float o = sigm(po[j] + xo[j]), tc = 2.0f * sigm(2.0f * cn) - 1.0f, hn = o * tc;
                     c[j] = cn; h[j] = hn;
                     kap[j] = o - hn * tc; rf[j] = f;
                     so[j] = hn - o * hn; sf[j] = fc - f * fc; sg[j] = i - ig * g; si[j] = ig - i * ig;
@@ -115,28 +128,30 @@ void zoo_lstm_forward_step(
         } else if (w_ci) {
             #pragma GCC ivdep
             for (int64_t j = 0; j < H; ++j) {
-                float i = sigm(pi[j] + w_ci[j] * cp[j]), f = sigm(pf[j] + w_cf[j] * cp[j]);
-                float cn = f * cp[j] + i * (2.0f * sigm(pg[j]) - 1.0f);
-                float o = sigm(po[j] + w_co[j] * cn);
+                float i = sigm(pi[j] + xi[j] + w_ci[j] * cp[j]), f = sigm(pf[j] + xf[j] + w_cf[j] * cp[j]);
+                float cn = f * cp[j] + i * (2.0f * sigm(pg[j] + xg[j]) - 1.0f);
+                float o = sigm(po[j] + xo[j] + w_co[j] * cn);
                 c[j] = cn; h[j] = o * (2.0f * sigm(2.0f * cn) - 1.0f);
             }
         } else {
             #pragma GCC ivdep
             for (int64_t j = 0; j < H; ++j) {
-                float i = sigm(pi[j]), f = sigm(pf[j]);
-                float cn = f * cp[j] + i * (2.0f * sigm(pg[j]) - 1.0f);
-                c[j] = cn; h[j] = sigm(po[j]) * (2.0f * sigm(2.0f * cn) - 1.0f);
+                float i = sigm(pi[j] + xi[j]), f = sigm(pf[j] + xf[j]);
+                float cn = f * cp[j] + i * (2.0f * sigm(pg[j] + xg[j]) - 1.0f);
+                c[j] = cn; h[j] = sigm(po[j] + xo[j]) * (2.0f * sigm(2.0f * cn) - 1.0f);
             }
         }
     }
 }
 
-/* One backward step's elementwise part: from dL/dh_t (dh) and dL/dc_t arriving from step t+1
+/* One backward step's elementwise part: from dL/dh_t (dh + dh2: through the next step and
+   from the output, added here) and dL/dc_t arriving from step t+1
    (dc_next), with the forward factors a = s (B, 4H), kap and f (r's halves), the gate
    gradients dg (B, 4H; may be s itself) and dL/dc_{t-1} (dc_prev). */
 void zoo_lstm_backward_step(
     int64_t B, int64_t H,
     const float *dh, int64_t ld_dh,
+    const float *dh2, int64_t ld_dh2,
     const float *dc_next, int64_t ld_dcn,
     const float *a, int64_t ld_a,
     const float *r, int64_t ld_r,
@@ -144,17 +159,18 @@ void zoo_lstm_backward_step(
     float *dg, int64_t ld_dg,
     float *dc_prev, int64_t ld_dcp)
 {
+    ROWS_IN_PARALLEL
     for (int64_t b = 0; b < B; ++b) {
         const float *ai = a + b * ld_a, *af = ai + H, *ag = ai + 2 * H, *ao = ai + 3 * H;
         const float *kap = r + b * ld_r, *f = kap + H;
-        const float *dhb = dh + b * ld_dh, *dcn = dc_next + b * ld_dcn;
+        const float *dhb = dh + b * ld_dh, *dhc = dh2 + b * ld_dh2, *dcn = dc_next + b * ld_dcn;
         float *gi = dg + b * ld_dg, *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
         float *dcp = dc_prev + b * ld_dcp;
         if (w_ci) {
             #pragma GCC ivdep
             for (int64_t j = 0; j < H; ++j) {
-                float dgo = dhb[j] * ao[j];
-                float dc = dcn[j] + dhb[j] * kap[j] + dgo * w_co[j];
+                float dhj = dhb[j] + dhc[j], dgo = dhj * ao[j];
+                float dc = dcn[j] + dhj * kap[j] + dgo * w_co[j];
                 float dgi = dc * ai[j], dgf = dc * af[j], dgg = dc * ag[j], fj = f[j];
                 gi[j] = dgi; gf[j] = dgf; gg[j] = dgg; go[j] = dgo;
                 dcp[j] = dc * fj + dgi * w_ci[j] + dgf * w_cf[j];
@@ -162,8 +178,8 @@ void zoo_lstm_backward_step(
         } else {
             #pragma GCC ivdep
             for (int64_t j = 0; j < H; ++j) {
-                float dgo = dhb[j] * ao[j];
-                float dc = dcn[j] + dhb[j] * kap[j];
+                float dhj = dhb[j] + dhc[j], dgo = dhj * ao[j];
+                float dc = dcn[j] + dhj * kap[j];
                 float dgi = dc * ai[j], dgf = dc * af[j], dgg = dc * ag[j], fj = f[j];
                 gi[j] = dgi; gf[j] = dgf; gg[j] = dgg; go[j] = dgo;
                 dcp[j] = dc * fj;
@@ -185,6 +201,7 @@ void zoo_gru_forward_step(
     float *s, int64_t ld_s,
     int keep)
 {
+    ROWS_IN_PARALLEL
     for (int64_t b = 0; b < B; ++b) {
         float *gr = g + b * ld_g, *gz = gr + H, *gn = gr + 2 * H;
         const float *hr = gh + b * ld_gh, *hz = hr + H, *hn = hr + 2 * H, *h0 = hp + b * ld_hp;
@@ -210,7 +227,17 @@ void zoo_gru_forward_step(
 }
 """
 
+
+def _torch_uses_openmp() -> bool:
+    return "OpenMP" in torch.__config__.parallel_info()
+
+
+# -fopenmp where torch's CPU ops run on OpenMP: the library then needs libgomp.so.1, and
+# the dynamic loader hands it the one torch has loaded (the same soname), so a step's
+# rows go to torch's own intra-op threads, not to a second pool competing for the cores.
 FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-shared", "-fPIC", "-std=c99"]
+if _torch_uses_openmp():
+    FLAGS.append("-fopenmp")
 _ENV = "ZOO_C_KERNELS"
 _lib: ctypes.CDLL | None = None
 _tried = False
@@ -232,13 +259,13 @@ def _cache_dir() -> Path:
     return Path(home).expanduser() / "kernels"
 
 
-def library_path() -> Path:
+def library_path(flags: list[str] = FLAGS) -> Path:
     """Where the compiled kernel for this source, these flags and this CPU lives."""
-    key = hashlib.sha256("\0".join([SOURCE, *FLAGS, platform.machine(), _cpu_id()]).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\0".join([SOURCE, *flags, platform.machine(), _cpu_id()]).encode()).hexdigest()[:16]
     return _cache_dir() / f"lstm_step-{key}.so"
 
 
-def _compile(path: Path) -> bool:
+def _compile(path: Path, flags: list[str]) -> bool:
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if not compiler:
         return False
@@ -246,7 +273,7 @@ def _compile(path: Path) -> bool:
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         src, out = Path(tmp) / "lstm_step.c", Path(tmp) / "lstm_step.so"
         src.write_text(SOURCE)
-        done = subprocess.run([compiler, *FLAGS, str(src), "-o", str(out)], capture_output=True, timeout=120)
+        done = subprocess.run([compiler, *flags, str(src), "-o", str(out)], capture_output=True, timeout=120)
         if done.returncode != 0 or not out.is_file():
             return False
         os.replace(out, path)  # atomic: a concurrent process sees the whole file or none
@@ -261,16 +288,20 @@ def _load() -> ctypes.CDLL | None:
     if os.environ.get(_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
         return None
     try:
-        path = library_path()
-        if not path.is_file() and not _compile(path):
+        # A compiler without OpenMP support still builds the one-thread kernel.
+        for flags in (FLAGS, [f for f in FLAGS if f != "-fopenmp"]):
+            path = library_path(flags)
+            if path.is_file() or _compile(path, flags):
+                break
+        else:
             return None
         lib = ctypes.CDLL(str(path))
         fn = lib.zoo_lstm_forward_step
         i64, ptr = ctypes.c_int64, ctypes.c_void_p
-        fn.argtypes = [i64, i64, ptr, i64, ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, i64, ptr, i64, ptr, i64, ctypes.c_int]
+        fn.argtypes = [i64, i64, ptr, i64, ptr, i64, ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, i64, ptr, i64, ptr, i64, ctypes.c_int]
         fn.restype = None
         back = lib.zoo_lstm_backward_step
-        back.argtypes = [i64, i64, ptr, i64, ptr, i64, ptr, i64, ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, i64]
+        back.argtypes = [i64, i64, ptr, i64, ptr, i64, ptr, i64, ptr, i64, ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, i64]
         back.restype = None
         gru = lib.zoo_gru_forward_step
         gru.argtypes = [i64, i64, ptr, i64, ptr, i64, ptr, i64, ptr, i64, ptr, i64, ctypes.c_int]
@@ -294,6 +325,7 @@ def _rows(t: Tensor | None) -> tuple[int | None, int]:
 
 def lstm_forward_step(
     pre: Tensor,
+    x: Tensor,
     c_prev: Tensor,
     peepholes: tuple[Tensor, Tensor, Tensor] | None,
     c: Tensor,
@@ -301,9 +333,10 @@ def lstm_forward_step(
     s: Tensor | None,
     r: Tensor | None,
 ) -> None:
-    """The elementwise part of one forward step (see the C source), into ``c``, ``h`` and,
-    when given, the backward factors ``s`` (B, 4H) and ``r`` (B, 2H). Every tensor is
-    float32 on the CPU with unit stride along its last dimension."""
+    """The elementwise part of one forward step (see the C source) on the gates
+    ``pre + x``, into ``c``, ``h`` and, when given, the backward factors ``s`` (B, 4H;
+    may be ``x``) and ``r`` (B, 2H). Every tensor is float32 on the CPU with unit stride
+    along its last dimension."""
     lib = _load()
     assert lib is not None
     batch, hidden = c.shape
@@ -311,13 +344,14 @@ def lstm_forward_step(
     if peepholes is not None:
         w_ci, w_cf, w_co = (w.data_ptr() for w in peepholes)
     lib.zoo_lstm_forward_step(
-        batch, hidden, *_rows(pre), *_rows(c_prev), w_ci, w_cf, w_co, *_rows(c), *_rows(h), *_rows(s), *_rows(r),
+        batch, hidden, *_rows(pre), *_rows(x), *_rows(c_prev), w_ci, w_cf, w_co, *_rows(c), *_rows(h), *_rows(s), *_rows(r),
         int(s is not None),
     )
 
 
 def lstm_backward_step(
     dh: Tensor,
+    dh2: Tensor,
     dc_next: Tensor,
     s: Tensor,
     r: Tensor,
@@ -325,8 +359,9 @@ def lstm_backward_step(
     dg: Tensor,
     dc_prev: Tensor,
 ) -> None:
-    """The elementwise part of one backward step (see the C source): the gate gradients
-    into ``dg`` (which may be ``s``) and dL/dc_{t-1} into ``dc_prev``."""
+    """The elementwise part of one backward step (see the C source), dL/dh_t arriving as
+    ``dh + dh2``: the gate gradients into ``dg`` (which may be ``s``) and dL/dc_{t-1}
+    into ``dc_prev``."""
     lib = _load()
     assert lib is not None
     batch, hidden = dc_prev.shape
@@ -334,7 +369,7 @@ def lstm_backward_step(
     if peepholes is not None:
         w_ci, w_cf, w_co = (w.data_ptr() for w in peepholes)
     lib.zoo_lstm_backward_step(
-        batch, hidden, *_rows(dh), *_rows(dc_next), *_rows(s), *_rows(r), w_ci, w_cf, w_co, *_rows(dg), *_rows(dc_prev)
+        batch, hidden, *_rows(dh), *_rows(dh2), *_rows(dc_next), *_rows(s), *_rows(r), w_ci, w_cf, w_co, *_rows(dg), *_rows(dc_prev)
     )
 
 

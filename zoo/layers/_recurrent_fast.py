@@ -555,11 +555,12 @@ class _LSTMLayer(torch.autograd.Function):
                 h_prev, c_prev = o[k - 1], c_k[k - 1]
             else:
                 h_prev, c_prev = _prev(steps, k, o, h0), _prev(steps, k, c_k, c0)
-            pre = _linear_add(h_prev, w_rec, gx_k[k])
-            if ckernel and pre.stride(1) == 1:
+            if ckernel:  # the kernel adds the input projection to the product
                 s_row, r_row = (s_k[k], r_k[k]) if keep else (None, None)
-                _lstm_kernel.lstm_forward_step(pre, c_prev, peeps, c_k[k], o[k], s_row, r_row)
+                pre = _linear(h_prev, w_rec, None, dnn)
+                _lstm_kernel.lstm_forward_step(pre, gx_k[k], c_prev, peeps, c_k[k], o[k], s_row, r_row)
                 continue
+            pre = _linear_add(h_prev, w_rec, gx_k[k])
             i, f, g, og = g_i[k], g_f[k], g_g[k], g_o[k]
             if peep:
                 pre[:, : 2 * H].unflatten(1, (2, H)).addcmul_(c_prev.unsqueeze(1), w_if)
@@ -607,7 +608,9 @@ class _LSTMLayer(torch.autograd.Function):
         d_h0, d_c0 = torch.zeros_like(h0), torch.zeros_like(c0)
         K = len(do)
         b_last = steps.sizes[K - 1]
-        dh = do[K - 1] + d_hn[:b_last]
+        # dL/dh_t = dh + do[t]: through step t+1 (and h_n) and from the output, added
+        # by the kernel, or here for the torch ops.
+        dh = d_hn[:b_last]
         dc_next = d_cn[:b_last]  # dL/dc_t arriving from step t+1 (and c_n)
         peeps = (w_ci, w_cf, w_co) if peep else None
         ckernel = _lstm_kernel.usable(s, d_out) and all(w.is_contiguous() for w in peeps or ())
@@ -616,8 +619,9 @@ class _LSTMLayer(torch.autograd.Function):
         for k in range(K - 1, -1, -1):
             if ckernel and dh.stride(1) == 1 and dc_next.stride(1) == 1:
                 dc_prev = dc_bufs[k % 2][: steps.sizes[k]]
-                _lstm_kernel.lstm_backward_step(dh, dc_next, s_k[k], r_k[k], peeps, dg_k[k], dc_prev)
+                _lstm_kernel.lstm_backward_step(dh, do[k], dc_next, s_k[k], r_k[k], peeps, dg_k[k], dc_prev)
             else:
+                dh = dh + do[k]
                 dc = torch.addcmul(dc_next, dh, kap[k])
                 torch.mul(dh, a_o[k], out=dg_o[k])
                 if peep:
@@ -627,14 +631,14 @@ class _LSTMLayer(torch.autograd.Function):
                 if peep:
                     dc_prev.addcmul_(dg_i[k], w_ci).addcmul_(dg_f[k], w_cf)
             if k and steps.sizes[k] == steps.sizes[k - 1]:
-                dh = _linear_add(dg_k[k], w_rec, do[k - 1])
+                dh = _linear(dg_k[k], w_rec, None, dnn)
                 dc_next = dc_prev
             elif k == 0:
                 d_h0 = _into_init(steps, _linear(dg_k[0], w_rec, None, dnn), d_h0)
                 d_c0 = _into_init(steps, dc_prev, d_c0)
             else:
                 b, pb = steps.sizes[k], steps.sizes[k - 1]
-                dh = do[k - 1] + _route(b, pb, _linear(dg_k[k], w_rec, None, dnn), d_hn, d_h0)
+                dh = _route(b, pb, _linear(dg_k[k], w_rec, None, dnn), d_hn, d_h0)
                 dc_next = _route(b, pb, dc_prev, d_cn, d_c0)
         d_x, d_wih, d_b = _input_grads(ctx, d_g, x, w_ih, dnn)
         d_whh = _grad_w_hh(steps, d_g, out, h0, dnn) if ctx.needs_input_grad[2] else None
