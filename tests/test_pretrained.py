@@ -439,6 +439,12 @@ def test_cli_eval_published_name(tmp_path, capsys):
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads(proc.stdout.strip().splitlines()[-1])
     assert metrics["n"] == 16 and 0 <= metrics["acc1"] <= 1
+    assert (tmp_path / "confusion_mnist_test.png").is_file()  # --out asked for the plot
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = run_cli("eval", "lenet5.mnist", f"data.root={tmp_path / 'data'}", "--json", cwd=elsewhere, capsys=capsys)
+    assert proc.returncode == 0, proc.stderr
+    assert list(elsewhere.iterdir()) == []  # nothing written into the folder it ran in
     bad = run_cli("eval", "lenet5.nope", cwd=tmp_path, capsys=capsys)
     assert bad.returncode == 2 and "no published weights" in bad.stderr
 

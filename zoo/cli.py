@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=["test", "val", "train"])
     p.add_argument("--json", action="store_true", help="print one JSON object of metrics on stdout")
     p.add_argument("--out", help="folder for the confusion-matrix PNG (default: next to the checkpoint; "
-                   "the current folder for a published name)")
+                   "for a published name, none unless --out is given)")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_cmd_eval)
 

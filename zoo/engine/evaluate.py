@@ -85,8 +85,10 @@ def evaluate_checkpoint(
     scalars = {k: round(v, 6) for k, v in metrics.items() if k in task.scalar_metrics}
     scalars["n"] = loader.num_samples
     result: dict[str, Any] = {"checkpoint": str(path), "dataset": info.name, "split": split, "metrics": scalars}
-    if "confusion" in metrics:
-        where = Path(out) if out else (Path.cwd() if published else (path if path.is_dir() else path.parent))
+    # Beside a run's checkpoint, or where --out says; a published name has no folder of
+    # its own, so its plot is drawn only when asked for (not into whatever folder this is).
+    where = Path(out) if out else (None if published else (path if path.is_dir() else path.parent))
+    if "confusion" in metrics and where is not None:
         png = where / f"confusion_{info.name}_{split}.png"
         plot_confusion(metrics["confusion"], info.classes, png, title=f"{meta['model']} on {info.name} ({split})")
         result["confusion_png"] = str(png)
