@@ -162,7 +162,14 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         model = FeatureMaps(model, out_indices)
     _load_weights(model, weights, path)
     if verify and meta.get("sha256") and path.suffix != ".ckpt":
-        if tensors_sha256(model.state_dict()) != meta["sha256"]:
+        state = model.state_dict()
+        stored = meta.get("dtype")  # weights kept in lower precision (zoo.publish --dtype) were hashed as stored
+        if stored:
+            dtype = getattr(torch, str(stored), None)
+            if not isinstance(dtype, torch.dtype):
+                raise CheckpointError(f"{path}: unknown stored dtype {stored!r} in its metadata")
+            state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+        if tensors_sha256(state) != meta["sha256"]:
             raise CheckpointError(f"{path}: tensors do not match the sha256 in its metadata (corrupt or edited file)")
     model.zoo_meta = meta
     return model.to(map_location).eval()

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import rundir
 from .atomic import atomic_write, atomic_write_text
-from .checkpoint import read_metadata
+from .checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from .engine.evaluate import evaluate_checkpoint
 from .manifest import MANIFEST, WEIGHTS_DIR, file_sha256
 
@@ -38,14 +38,27 @@ def publish(
     data_root: str,
     notes: str = "",
     metric: str | None = None,
+    dtype: str = "float32",
 ) -> dict[str, Any]:
     """Copy a run's ``best.safetensors`` into ``zoo/weights/<model>.<tag>.safetensors``,
-    evaluate it with ``zoo eval`` on ``data_root`` and record it in the manifest."""
+    evaluate it with ``zoo eval`` on ``data_root`` and record it in the manifest.
+
+    ``dtype="float16"`` stores the weights in half precision (half the bytes of the
+    package's weight budget); they load into the float32 model as before, and the
+    recorded figure is measured on the stored weights, not the run's.
+    """
     best = rundir.weights_file(run_dir)
     meta = read_metadata(best)
     name = f"{meta['model']}.{tag}"
     target = WEIGHTS_DIR / f"{name}.safetensors"
-    atomic_write(target, lambda p: shutil.copyfile(best, p))
+    if dtype == "float32":
+        atomic_write(target, lambda p: shutil.copyfile(best, p))
+    elif dtype == "float16":
+        model = load_checkpoint(best)
+        kept = {k: v for k, v in model.zoo_meta.items() if k not in ("format", "zoo_version", "sha256")}
+        save_checkpoint(model.half(), target, **kept, dtype="float16")
+    else:
+        raise ValueError(f"dtype must be float32 or float16, got {dtype!r}")
     result = evaluate_checkpoint(str(target), overrides=[f"data.root={data_root}"], quiet=True,
                                  out=tempfile.mkdtemp(prefix="zoo-publish-"))
     metric = metric or PRIMARY_METRIC.get(meta.get("task", "classification"), "loss")
@@ -67,6 +80,7 @@ def publish(
         "params": summary.get("params"),
         "device": summary.get("device"),
         "machine": _machine(summary),
+        "dtype": dtype,
         "notes": notes,
     }
     records = [r for r in (json.loads(MANIFEST.read_text()) if MANIFEST.is_file() else [])
@@ -95,9 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-root", required=True)
     p.add_argument("--notes", default="")
     p.add_argument("--metric")
+    p.add_argument("--dtype", choices=["float32", "float16"], default="float32",
+                   help="how the package stores the weights (float16: half the bytes, measured as stored)")
     args = p.parse_args(argv)
     record = publish(args.run_dir, args.tag, config=args.config, command=args.command, data_root=args.data_root,
-                     notes=args.notes, metric=args.metric)
+                     notes=args.notes, metric=args.metric, dtype=args.dtype)
     print(json.dumps(record, indent=2))
     return 0
 
