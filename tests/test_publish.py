@@ -4,6 +4,7 @@ the reproduce issues ask for (sha256, config, command, epochs, train time, machi
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -16,11 +17,17 @@ from zoo.manifest import file_sha256
 from .conftest import tiny_config
 
 
-def test_publish_records_what_trained_the_weights(tmp_path, monkeypatch):
-    weights = tmp_path / "weights"
-    weights.mkdir()
-    monkeypatch.setattr(publish_module, "WEIGHTS_DIR", weights)
-    monkeypatch.setattr(publish_module, "MANIFEST", weights / "manifest.json")
+@pytest.fixture
+def weights(tmp_path, monkeypatch):
+    """An empty package weights folder and manifest for publish to write into."""
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    monkeypatch.setattr(publish_module, "WEIGHTS_DIR", folder)
+    monkeypatch.setattr(publish_module, "MANIFEST", folder / "manifest.json")
+    return folder
+
+
+def test_publish_records_what_trained_the_weights(tmp_path, weights):
     summary = train(tiny_config(tmp_path, train={"epochs": 2, "threads": 1}))
     record = publish_module.publish(summary["run_dir"], "digits", config="configs/lenet5_digits.yaml",
                                     command="zoo train configs/lenet5_digits.yaml", data_root=str(tmp_path))
@@ -33,11 +40,7 @@ def test_publish_records_what_trained_the_weights(tmp_path, monkeypatch):
     assert json.loads((weights / "manifest.json").read_text()) == [record]
 
 
-def test_publish_in_float16_halves_the_file_and_loads_as_float32(tmp_path, monkeypatch):
-    weights = tmp_path / "weights"
-    weights.mkdir()
-    monkeypatch.setattr(publish_module, "WEIGHTS_DIR", weights)
-    monkeypatch.setattr(publish_module, "MANIFEST", weights / "manifest.json")
+def test_publish_in_float16_halves_the_file_and_loads_as_float32(tmp_path, weights):
     summary = train(tiny_config(tmp_path, train={"epochs": 1, "threads": 1}))
     best = Path(summary["run_dir"]) / "best.safetensors"
     full = load_checkpoint(best)
