@@ -26,12 +26,10 @@ import sys, time, torch
 if sys.argv[2] == "flush":
     torch.set_flush_denormal(True)
 import zoo
-from zoo.data.sequence import adding_problem
+from zoo.data.sequence import _AddingInputs, adding_problem
 torch.manual_seed(0)
 model = zoo.create_model(sys.argv[1], input_size=2, task="regression", hidden_size=128)
-values, pos, target = adding_problem(64, 200, torch.Generator().manual_seed(0))
-markers = torch.zeros_like(values).scatter_(1, pos, 1.0)
-x = torch.stack([values, markers], dim=2)
+x, target = _AddingInputs("le")(adding_problem(64, 200, torch.Generator().manual_seed(0)))  # the dataset's batches
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 def step():
     loss = (model(x).squeeze(-1) - target).pow(2).mean()
