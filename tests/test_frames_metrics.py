@@ -75,6 +75,20 @@ def test_ssim_properties():
         ssim(torch.rand(12, 12), torch.rand(12, 13))
 
 
+def test_ssim_under_autocast_is_the_float32_figure():
+    """An amp run evaluates inside autocast; the metric must not drop to bf16 there (on
+    near-black frames E[x^2] - E[x]^2 in bf16 went negative and the test SSIM came out inf)."""
+    g = torch.Generator().manual_seed(3)
+    target = torch.zeros(16, 64, 64)
+    target[:, 20:40, 10:30] = torch.rand(16, 20, 20, generator=g)  # a blob on black, as a digit
+    pred = (target.roll(3, dims=-1) * 0.8 + 0.002 * torch.rand(16, 64, 64, generator=g)).clamp(0, 1)
+    expect = ssim(pred, target)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = ssim(pred, target)
+    assert got.dtype == torch.float32
+    assert torch.equal(got, expect)
+
+
 def test_frames_task_reports_mse_and_ssim_per_frame():
     torch.manual_seed(0)
     info = type("Info", (), {"task": "frames", "name": "x", "extra": {}})()

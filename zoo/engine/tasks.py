@@ -206,11 +206,14 @@ def ssim(x: Tensor, y: Tensor, *, data_range: float = 1.0, window: int = 11, sig
     dtype = torch.promote_types(x.dtype, torch.float32)
     x = x.reshape(-1, 1, h, w).to(dtype)
     y = y.reshape(-1, 1, h, w).to(dtype)
-    # The 2-d Gaussian is separable: filter the columns, then the rows, of all five maps at
-    # once, as two products with banded matrices (several times faster on CPU than a
-    # depthwise convolution with an 11-tap kernel).
-    maps = torch.cat([x, y, x * x, y * y, x * y], dim=1)
-    maps = _gaussian_band(h, window, sigma, dtype, x.device) @ maps @ _gaussian_band(w, window, sigma, dtype, x.device).T
+    # A metric, not a layer: under an amp run's autocast the band products would run in
+    # bf16, and var = E[x^2] - E[x]^2 loses every digit on near-black frames (inf SSIM).
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        # The 2-d Gaussian is separable: filter the columns, then the rows, of all five maps
+        # at once, as two products with banded matrices (several times faster on CPU than
+        # a depthwise convolution with an 11-tap kernel).
+        maps = torch.cat([x, y, x * x, y * y, x * y], dim=1)
+        maps = _gaussian_band(h, window, sigma, dtype, x.device) @ maps @ _gaussian_band(w, window, sigma, dtype, x.device).T
     mu_x, mu_y, xx, yy, xy = maps.unbind(1)
     var_x, var_y, cov = xx - mu_x * mu_x, yy - mu_y * mu_y, xy - mu_x * mu_y
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
