@@ -13,7 +13,7 @@ import zoo
 from zoo.data import build_dataset
 from zoo.engine.config import DataConfig
 from zoo.engine.tasks import make_task, ssim
-from zoo.engine.trainer import train
+from zoo.engine.trainer import evaluate, train
 
 from .test_data_sequence import make_mnist
 
@@ -87,6 +87,25 @@ def test_ssim_under_autocast_is_the_float32_figure():
         got = ssim(pred, target)
     assert got.dtype == torch.float32
     assert torch.equal(got, expect)
+
+
+def test_evaluation_scores_outside_autocast():
+    """Only the forward runs under an amp run's autocast; the task's metrics, as in training,
+    see float32 arithmetic."""
+    info = type("Info", (), {"task": "frames", "name": "x", "extra": {}})()
+    task = make_task(info)
+    seen = []
+
+    def update(meter, outputs, target, loss=None):
+        seen.append(torch.is_autocast_enabled("cpu"))
+        return type(task).update(task, meter, outputs, target, loss)
+
+    task.update = update
+    frames = torch.rand(4, 10, 1, 16, 16)
+    loader = [(frames, frames.flip(1))]
+    out = evaluate(zoo.create_model("copy_last"), loader, task, torch.device("cpu"), amp="bf16")
+    assert seen == [False]
+    assert math.isfinite(out["ssim"])
 
 
 def test_frames_task_reports_mse_and_ssim_per_frame():

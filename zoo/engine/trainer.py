@@ -114,10 +114,11 @@ def evaluate(
     was_training = model.training
     model.eval()
     meter = task.meter(device, detailed=detailed)
-    with _autocast(device, amp):
-        for batch in loader:
-            *inputs, target = _to_device(batch, device, channels_last)
-            task.update(meter, model(*inputs), target)
+    for batch in loader:
+        *inputs, target = _to_device(batch, device, channels_last)
+        with _autocast(device, amp):
+            outputs = model(*inputs)
+        task.update(meter, outputs, target)  # metrics in float32, as in training
     meter.all_reduce()
     model.train(was_training)
     return meter.compute()
