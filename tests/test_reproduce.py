@@ -170,6 +170,8 @@ def test_metric_kinds_read_the_right_test_metric(tmp_path):
         assert result.ok
         test = json.loads((tmp_path / metric / "lstm_adding" / "result.json").read_text())["test"]
         assert result.rows[0]["zoo"] == pytest.approx(test[key])
+        # The kind is the unit here: one header word, not "nats (nats)".
+        assert f"| paper {metric} | zoo {metric} |" in (tmp_path / metric / "results.md").read_text()
     table = write_table(tmp_path / "t_ssim.yaml", rows, metric="ssim")
     result = reproduce(table, out=tmp_path / "ssim", overrides=over, verbose=False)
     assert not result.ok and "no test ssim" in result.rows[0]["status"]

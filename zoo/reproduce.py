@@ -100,13 +100,14 @@ from .factory import create_model
 __all__ = ["PaperTable", "PaperRow", "ReproduceResult", "find_configs", "list_tables", "load_table",
            "reproduce", "format_table", "RESULT_COLUMNS", "METRICS", "add_cli"]
 
-# metric kind -> (test metric of the run, how to read it in the paper's unit, unit shown)
+# metric kind -> (test metric of the run, how to read it in the paper's unit, unit shown
+# after the kind in the header; "" where the kind names its unit)
 METRICS: dict[str, tuple[str, Any, str]] = {
     "accuracy": ("acc1", lambda v: 100.0 * v, "%"),
     "error": ("acc1", lambda v: 100.0 * (1.0 - v), "%"),
     "mse": ("mse", lambda v: v, ""),
     "ssim": ("ssim", lambda v: v, ""),
-    "nats": ("loss", lambda v: v, " nats"),
+    "nats": ("loss", lambda v: v, ""),
 }
 RESULT_COLUMNS = (
     "row", "model", "status", "metric", "paper", "zoo", "zoo_std", "folds", "difference", "epochs",
@@ -531,7 +532,7 @@ def _fmt(value: float | None, metric: str) -> str:
 
 def format_table(rows: Sequence[dict[str, Any]], metric: str) -> str:
     """The results as a markdown table (what results.md holds and the command prints)."""
-    unit = METRICS[metric][2].strip()
+    unit = METRICS[metric][2]
     head = f"{metric} ({unit})" if unit else metric
     header = ["row", "model", f"paper {head}", f"zoo {head}", "difference", "epochs (paper)", "wall time",
               "device", "budget"]
