@@ -109,6 +109,9 @@ def bare_loop(config: str, overrides: list[str], target: float | None) -> list[d
     x_train, y_train = tensors(bundle.train)
     x_test, y_test = tensors(bundle.test)
     model = zoo.create_model(cfg.model.name, **resolve_model_kwargs(cfg.model.name, cfg.model.kwargs, bundle.info))
+    # The recipe's memory format, as the trainer applies it: the model once, each batch as it comes.
+    fmt = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
     opt = build_optimizer(model, cfg.optim)
     bs = cfg.data.batch_size
     steps = math.ceil(len(x_train) / bs)
@@ -122,7 +125,8 @@ def bare_loop(config: str, overrides: list[str], target: float | None) -> list[d
         perm = torch.randperm(len(x_train))
         for i in range(steps):
             idx = perm[i * bs:(i + 1) * bs]
-            loss = F.cross_entropy(model(x_train[idx]), y_train[idx], label_smoothing=cfg.train.label_smoothing)
+            x = x_train[idx].contiguous(memory_format=fmt)
+            loss = F.cross_entropy(model(x), y_train[idx], label_smoothing=cfg.train.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -131,7 +135,8 @@ def bare_loop(config: str, overrides: list[str], target: float | None) -> list[d
         train_sum += epoch_s
         model.eval()
         with torch.inference_mode():
-            correct = sum(int((model(x_test[j:j + 1000]).argmax(1) == y_test[j:j + 1000]).sum())
+            correct = sum(int((model(x_test[j:j + 1000].contiguous(memory_format=fmt)).argmax(1)
+                               == y_test[j:j + 1000]).sum())
                           for j in range(0, len(x_test), 1000))
         rows.append({"epoch": epoch, "acc1": correct / len(x_test), "epoch_s": epoch_s, "train_s": train_sum,
                      "wall_s": setup + train_sum})
