@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from zoo.data.vision import load_npz_arrays
+
 
 def reencode(images: np.ndarray, quality: int) -> np.ndarray:
     """Each (H, W, 3) uint8 image through a baseline JPEG at ``quality`` with 4:2:0 chroma."""
@@ -54,8 +56,7 @@ def main() -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for split in ("train", "test"):
         name = f"cifar10_{split}.npz"
-        with np.load(Path(args.root) / "CIFAR10" / name) as z:
-            arrays = {k: z[k] for k in z.files}
+        arrays = load_npz_arrays(Path(args.root) / "CIFAR10" / name)
         images = reencode(arrays["images"], args.quality)
         psnr, mae = damage(arrays["images"], images)
         print(f"{split}: {len(images)} images, quality {args.quality}: PSNR {psnr:.1f} dB, "
