@@ -50,3 +50,34 @@ def test_reencoded_copy_loads_with_same_labels(tmp_path):
     x, y = bundle.train.tensors
     assert x.shape == (12, 3, 32, 32)
     assert y.tolist() == arrays["train"]["labels"].tolist()
+
+
+def test_pack_unpack_round_trip(tmp_path):
+    rng = np.random.default_rng(1)
+    src = tmp_path / "src" / "CIFAR10"
+    src.mkdir(parents=True)
+    arrays = {}
+    for split, n in (("train", 10), ("test", 4)):
+        arrays[split] = dict(images=smooth_images(rng, n), labels=rng.integers(0, 10, n), classes=CLASSES)
+        np.savez(src / f"cifar10_{split}.npz", **arrays[split])
+    script = [sys.executable, str(ROOT / "benchmarks" / "cifar_jpeg.py")]
+    packed = tmp_path / "pack.npz"
+    done = subprocess.run([*script, "--root", str(src.parent), "--quality", "75", "--pack", str(packed)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "unpacked"
+    done = subprocess.run([*script, "--unpack", str(packed), "--out", str(out)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from cifar_jpeg import reencode
+    finally:
+        sys.path.pop(0)
+    for split in ("train", "test"):
+        with np.load(out / "CIFAR10" / f"cifar10_{split}.npz") as z:
+            # Exactly one JPEG pass at quality 75: what reencode gives, image for image.
+            np.testing.assert_array_equal(z["images"], reencode(arrays[split]["images"], 75))
+            np.testing.assert_array_equal(z["labels"], arrays[split]["labels"])
+            assert list(z["classes"]) == list(CLASSES)

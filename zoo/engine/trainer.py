@@ -527,7 +527,10 @@ class Trainer:
         eval_metrics: dict[str, Any] = {}
         last_epoch = self.pos.epoch >= tc.epochs or self.pos.step >= self.total_steps or self._out_of_time()
         if self.pos.epoch % tc.eval_every == 0 or last_epoch:
-            eval_metrics = evaluate(self.net, self.data.eval_split, self.task, self.device, amp=tc.amp,
+            # The plain module, not self.net: evaluation under torch.compile would compile
+            # the eval-mode graph again (and again for a short last batch), which costs
+            # more than a forward pass over the test split saves; DDP has nothing to sync.
+            eval_metrics = evaluate(self.model, self.data.eval_split, self.task, self.device, amp=tc.amp,
                                     channels_last=tc.channels_last)
             row.update({f"{split}_{k}": v for k, v in eval_metrics.items() if k in self.task.scalar_metrics})
         row["time"] = self._epoch_time
@@ -587,7 +590,7 @@ class Trainer:
             # best.safetensors was written by the main rank before the collective save_last of its epoch.
             best = load_checkpoint(self.run_dir / rundir.BEST, map_location=self.device)
             unwrap(self.model).load_state_dict(best.state_dict())
-        test = evaluate(self.net, self.data.test, self.task, self.device, amp=tc.amp, detailed=True,
+        test = evaluate(self.model, self.data.test, self.task, self.device, amp=tc.amp, detailed=True,
                         channels_last=tc.channels_last)
         last = self.rows[-1] if self.rows else {}
         summary = {
