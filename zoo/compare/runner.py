@@ -194,6 +194,7 @@ def train_and_measure(spec: ModelSpec, cfg: Config, run_dir: Path, resume: bool,
     """
     device = _device_of(cfg)
     if device is not None and device.type == "cuda":
+        torch.cuda.init()  # the allocator's counters exist only once CUDA is up ("Invalid device argument")
         torch.cuda.reset_peak_memory_stats(device)
         clean_memory = True
     trainer = Trainer(cfg, resume=run_dir if resume else None, run_dir=None if resume else run_dir)
