@@ -24,8 +24,9 @@ checkpoints and skips the finished ones.
 Data: the folder that holds ``CIFAR10/cifar10_{train,test}.npz`` (or torchvision's
 ``cifar-10-batches-py/``), from ``--data-root``, else ``$ZOO_REPRO_DATA``, else
 ``data/`` in this work tree (ignored by git), else ``../shared/data`` beside it. The
-device machine gets a copy of the work tree but not ``../shared/data``: bring the data
-in the tree (see benchmarks/README.md).
+device machine gets a copy of the work tree but not ``../shared/data``, and 64 MiB at
+most: carry the copy as JPEG streams (``benchmarks/cifar_jpeg.py --pack``, 18 MB) and
+``--unpack`` it there (benchmarks/README.md has the commands).
 
 Output: ``--out``, else ``$OUT/he2016_cifar10_paper`` when ``$OUT`` is set, else
 ``runs/reproduce/he2016_cifar10_paper_gpu``: results.md, results.csv, one folder per
