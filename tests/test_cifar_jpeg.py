@@ -20,14 +20,19 @@ def smooth_images(rng, n):
     return np.kron(coarse, np.ones((1, 8, 8, 1))).astype(np.uint8)
 
 
-def test_reencoded_copy_loads_with_same_labels(tmp_path):
-    rng = np.random.default_rng(0)
-    src = tmp_path / "src" / "CIFAR10"
-    src.mkdir(parents=True)
+def write_copy(root, rng, sizes):
+    """A small CIFAR-10 copy in the shared layout under ``root/CIFAR10``; its arrays by split."""
+    (root / "CIFAR10").mkdir(parents=True)
     arrays = {}
-    for split, n in (("train", 12), ("test", 6)):
+    for split, n in sizes:
         arrays[split] = dict(images=smooth_images(rng, n), labels=rng.integers(0, 10, n), classes=CLASSES)
-        np.savez(src / f"cifar10_{split}.npz", **arrays[split])
+        np.savez(root / "CIFAR10" / f"cifar10_{split}.npz", **arrays[split])
+    return arrays
+
+
+def test_reencoded_copy_loads_with_same_labels(tmp_path):
+    src = tmp_path / "src" / "CIFAR10"
+    arrays = write_copy(src.parent, np.random.default_rng(0), (("train", 12), ("test", 6)))
 
     out = tmp_path / "q55"
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cifar_jpeg.py"), "--root", str(src.parent),
@@ -53,13 +58,8 @@ def test_reencoded_copy_loads_with_same_labels(tmp_path):
 
 
 def test_pack_unpack_round_trip(tmp_path):
-    rng = np.random.default_rng(1)
     src = tmp_path / "src" / "CIFAR10"
-    src.mkdir(parents=True)
-    arrays = {}
-    for split, n in (("train", 10), ("test", 4)):
-        arrays[split] = dict(images=smooth_images(rng, n), labels=rng.integers(0, 10, n), classes=CLASSES)
-        np.savez(src / f"cifar10_{split}.npz", **arrays[split])
+    arrays = write_copy(src.parent, np.random.default_rng(1), (("train", 10), ("test", 4)))
     script = [sys.executable, str(ROOT / "benchmarks" / "cifar_jpeg.py")]
     packed = tmp_path / "pack.npz"
     done = subprocess.run([*script, "--root", str(src.parent), "--quality", "75", "--pack", str(packed)],
