@@ -17,8 +17,8 @@ Both the training and the test images are re-encoded, as the originals were.
 The same pass also carries the copy where 171 MB cannot go (the GPU machine takes 64 MiB
 with the work tree): ``--pack`` keeps the JPEG streams themselves, about 19 MB at quality
 75, and ``--unpack`` decodes them into the npz layout there. At the copy's own quality the
-pass barely moves it (PSNR 50.8 dB, mean error 0.16/255 against the copy; the copy is 30 dB from the
-originals), since the same quantizer finds the same coefficients again.
+pass barely moves it (PSNR 50.8 dB, mean error 0.16/255 against the copy, which is itself
+30 dB from the originals), since the same quantizer finds the same coefficients again.
 
     python benchmarks/cifar_jpeg.py --quality 75 --pack data/cifar10_q75.npz
     python benchmarks/cifar_jpeg.py --unpack data/cifar10_q75.npz --out data

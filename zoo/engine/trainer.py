@@ -527,9 +527,9 @@ class Trainer:
         eval_metrics: dict[str, Any] = {}
         last_epoch = self.pos.epoch >= tc.epochs or self.pos.step >= self.total_steps or self._out_of_time()
         if self.pos.epoch % tc.eval_every == 0 or last_epoch:
-            # The plain module, not self.net: evaluation under torch.compile would compile
-            # the eval-mode graph again (and again for a short last batch), which costs
-            # more than a forward pass over the test split saves; DDP has nothing to sync.
+            # The plain module, not self.net: under torch.compile, evaluation would compile
+            # an eval-mode graph besides the training one (and another for a short last
+            # batch) in every run; DDP has nothing to sync in evaluation.
             eval_metrics = evaluate(self.model, self.data.eval_split, self.task, self.device, amp=tc.amp,
                                     channels_last=tc.channels_last)
             row.update({f"{split}_{k}": v for k, v in eval_metrics.items() if k in self.task.scalar_metrics})
