@@ -68,9 +68,7 @@ def pack(root: Path, dest: Path, quality: int) -> None:
         arrays[f"{split}_offsets"] = np.concatenate([[0], np.cumsum([len(s) for s in streams])])
         arrays[f"{split}_labels"] = source["labels"]
         arrays["classes"] = source["classes"]
-        psnr, mae = damage(source["images"], np.stack([decode(s) for s in streams]))
-        print(f"{split}: {len(streams)} images, quality {quality}: PSNR {psnr:.1f} dB, "
-              f"mean |error| {mae:.2f}/255 against the input copy")
+        report(split, quality, source["images"], np.stack([decode(s) for s in streams]))
     dest.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(dest, quality=np.array(quality), **arrays)
     print(f"written {dest} ({dest.stat().st_size / 1e6:.1f} MB)")
@@ -95,6 +93,12 @@ def damage(before: np.ndarray, after: np.ndarray) -> tuple[float, float]:
     return 10 * np.log10(255.0**2 / np.mean(diff**2)), float(np.mean(np.abs(diff)))
 
 
+def report(split: str, quality: int, before: np.ndarray, after: np.ndarray) -> None:
+    psnr, mae = damage(before, after)
+    print(f"{split}: {len(after)} images, quality {quality}: PSNR {psnr:.1f} dB, "
+          f"mean |error| {mae:.2f}/255 against the input copy")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", default="../shared/data", help="folder holding CIFAR10/cifar10_{train,test}.npz")
@@ -116,9 +120,7 @@ def main() -> None:
         name = f"cifar10_{split}.npz"
         arrays = load_npz_arrays(Path(args.root) / "CIFAR10" / name)
         images = reencode(arrays["images"], args.quality)
-        psnr, mae = damage(arrays["images"], images)
-        print(f"{split}: {len(images)} images, quality {args.quality}: PSNR {psnr:.1f} dB, "
-              f"mean |error| {mae:.2f}/255 against the input copy")
+        report(split, args.quality, arrays["images"], images)
         arrays["images"] = images
         np.savez(dest / name, **arrays)
     print(f"written to {dest}")
