@@ -10,9 +10,14 @@ split; like most reproductions the rows train on all 50k and report the test spl
 per-epoch figures on the 5k).
 
 Each depth is its own ``zoo reproduce --models M`` process on the same GPU (the small
-CIFAR ResNets leave most of an H200 idle, so five processes overlap their kernels and
-their Python overhead), with bf16 autocast, channels_last and ``torch.compile``; the
-data sits on the GPU (the zoo's fast path), so the CPU only launches kernels. When all
+CIFAR ResNets leave most of an H200 idle), with bf16 autocast, channels_last and
+``torch.compile``; the data sits on the GPU (the zoo's fast path), so the CPU only
+launches kernels. Processes of their own time-share a GPU: one context's kernels run
+at a time. So on CUDA the script first starts an MPS control daemon (CUDA's
+Multi-Process Service, ``nvidia-cuda-mps-control``), under which the five processes'
+kernels can run side by side; it checks that a CUDA process starts under it and, if
+not (no daemon on the machine, or it fails), runs the rows without it and says so
+(``--no-mps`` skips it). When all
 are done (or ``--time-limit`` passes: the unfinished ones get Ctrl-C, write last.ckpt
 and are listed), one last ``zoo reproduce`` writes results.md / results.csv for the
 finished rows. Running the same command again resumes the unfinished rows from their
@@ -45,10 +50,13 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,6 +92,49 @@ def last_line(log: Path, prefix: str = "epoch ") -> str:
     return lines[-1][:110] if lines else ""
 
 
+def start_mps(env: dict[str, str]) -> Callable[[], None] | None:
+    """Start CUDA MPS for the rows; returns its stop function, or None (rows time-share the GPU).
+
+    On success ``env`` gets the daemon's pipe folder, which the rows' processes need to
+    find it. A CUDA process is started under the daemon before the rows are, so a daemon
+    that starts but cannot serve costs seconds, not the run.
+    """
+    ctl = shutil.which("nvidia-cuda-mps-control")
+    if ctl is None:
+        print("MPS: nvidia-cuda-mps-control not found; the rows time-share the GPU", flush=True)
+        return None
+    base = Path(tempfile.mkdtemp(prefix="zoo-mps-"))
+    mps = {"CUDA_MPS_PIPE_DIRECTORY": str(base / "pipe"), "CUDA_MPS_LOG_DIRECTORY": str(base / "log")}
+    for folder in mps.values():
+        Path(folder).mkdir()
+    mps_env = {**env, **mps}
+
+    def stop() -> None:
+        try:
+            subprocess.run([ctl], input="quit\n", text=True, env=mps_env, timeout=30, capture_output=True)
+        except subprocess.TimeoutExpired:
+            print("MPS: the daemon did not quit within 30 s", flush=True)
+
+    probe = "import torch; print(float(torch.ones(4, device='cuda').sum()))"
+    try:
+        started = subprocess.run([ctl, "-d"], env=mps_env, timeout=30, capture_output=True, text=True)
+        if started.returncode != 0:
+            print(f"MPS: the daemon did not start ({(started.stderr or started.stdout).strip()[-200:]}); "
+                  "the rows time-share the GPU", flush=True)
+            return None
+        check = subprocess.run([sys.executable, "-c", probe], env=mps_env, timeout=120, capture_output=True, text=True)
+    except subprocess.TimeoutExpired:
+        check = subprocess.CompletedProcess([], 1, "", "timed out")
+    if check.returncode != 0 or check.stdout.strip() != "4.0":
+        print(f"MPS: a CUDA process failed under the daemon ({check.stderr.strip()[-300:]}); "
+              "stopped it, the rows time-share the GPU", flush=True)
+        stop()
+        return None
+    env.update(mps)
+    print(f"MPS: daemon running (pipe {mps['CUDA_MPS_PIPE_DIRECTORY']}); the rows' kernels can overlap", flush=True)
+    return stop
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("overrides", nargs="*", help="extra key=value overrides for every row")
@@ -95,6 +146,7 @@ def main() -> int:
     p.add_argument("--amp", default="bf16", choices=["bf16", "fp16", "off"])
     p.add_argument("--no-compile", action="store_true", help="eager mode (no torch.compile)")
     p.add_argument("--no-channels-last", action="store_true")
+    p.add_argument("--no-mps", action="store_true", help="do not start CUDA MPS (the rows time-share the GPU)")
     p.add_argument("--time-limit", type=float, default=540.0,
                    help="seconds before the unfinished rows are stopped (they resume on the next run)")
     args = p.parse_intermixed_args()
@@ -113,8 +165,11 @@ def main() -> int:
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     cli = [sys.executable, "-m", "zoo.cli", "reproduce", TABLE]
     print(f"data {data}; out {out}; {len(args.models)} processes, {threads} CPU threads each", flush=True)
+    stop_mps = None
     if args.device.startswith("cuda"):
         subprocess.run(["nvidia-smi", "-L"], check=False)
+        if not args.no_mps:
+            stop_mps = start_mps(env)
 
     procs: dict[str, subprocess.Popen] = {}
     for model in args.models:
@@ -151,6 +206,8 @@ def main() -> int:
     if done:  # every finished row is skipped here: this only writes the table
         final = [*cli, "--models", *done, "--out", str(out), "--in-process", *scale, *common]
         code = subprocess.run(final, env=env, cwd=ROOT).returncode
+    if stop_mps is not None:
+        stop_mps()
     md = out / "results.md"
     if unfinished:
         notes = ["", "## Not finished", ""]
@@ -163,7 +220,8 @@ def main() -> int:
             f.write("\n".join(notes))
     record = {"command": shlex.join([sys.executable, *sys.argv]), "data_root": str(data), "models": args.models,
               "finished": done, "unfinished": unfinished, "stopped_at_time_limit": stopped,
-              "wall_time_s": round(time.time() - start, 1), "threads_per_process": threads}
+              "wall_time_s": round(time.time() - start, 1), "threads_per_process": threads,
+              "mps": stop_mps is not None}
     (out / "gpu_reproduce.json").write_text(json.dumps(record, indent=2) + "\n")
     if md.exists():
         print(md.read_text())

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from .conftest import ROOT
 from .test_data_vision import make_cifar10
@@ -61,3 +62,45 @@ def test_missing_data_is_one_line(tmp_path):
         pytest.skip("a CIFAR-10 copy beside the checkout would be found")
     done = run("--data-root", tmp_path, "--out", tmp_path / "o", env={"ZOO_REPRO_DATA": str(tmp_path)})
     assert done.returncode == 1 and "no CIFAR-10 found" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.fixture()
+def gpu_reproduce():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import gpu_reproduce
+    finally:
+        sys.path.pop(0)
+    return gpu_reproduce
+
+
+def fake_mps_control(folder, *, start_code):
+    """A stand-in nvidia-cuda-mps-control that logs its arguments and stdin."""
+    folder.mkdir()
+    log = folder / "calls.log"
+    ctl = folder / "nvidia-cuda-mps-control"
+    ctl.write_text(f'#!/bin/sh\necho "args:$* pipe:$CUDA_MPS_PIPE_DIRECTORY" >> {log}\n'
+                   f'if [ "$1" = "-d" ]; then exit {start_code}; fi\ncat >> {log}\n')
+    ctl.chmod(0o755)
+    return log
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the fallback under test needs a machine without CUDA")
+@pytest.mark.parametrize("start_code", [0, 1])
+def test_mps_falls_back_to_time_sharing(gpu_reproduce, tmp_path, monkeypatch, start_code):
+    # A daemon that starts but serves no CUDA process (here: no GPU) is quit again; one that
+    # does not start is left alone. Either way the rows' environment stays without MPS.
+    log = fake_mps_control(tmp_path / "bin", start_code=start_code)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    env = {"PATH": os.environ["PATH"]}
+    assert gpu_reproduce.start_mps(env) is None
+    assert env == {"PATH": os.environ["PATH"]}
+    calls = log.read_text().splitlines()
+    assert calls[0].startswith("args:-d pipe:") and calls[0].endswith("/pipe")
+    assert calls[1:] == ([calls[0].replace("args:-d", "args:"), "quit"] if start_code == 0 else [])
+
+
+def test_mps_missing_daemon(gpu_reproduce, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    env = {"X": "1"}
+    assert gpu_reproduce.start_mps(env) is None and env == {"X": "1"}
