@@ -104,9 +104,12 @@ def bare_loop(config: str, overrides: list[str], target: float | None) -> list[d
         xs, ys = zip(*[(b[0], b[-1]) for b in loader])
         return torch.cat(xs), torch.cat(ys)
 
-    # One pass of the loaders gives normalized tensors (no augmentation on MNIST);
-    # the bare loop then only permutes and slices them.
-    x_train, y_train = tensors(bundle.train)
+    # The training images stay as stored (uint8) and each batch goes through the recipe's
+    # batched transform (random shifts if the recipe has them, then normalization), as in
+    # the trainer; one pass of the test loader gives normalized test tensors.
+    x_train, y_train = bundle.train.tensors[0], bundle.train.tensors[-1]
+    train_tf = bundle.train.transform
+    gen = torch.Generator().manual_seed(cfg.train.seed)
     x_test, y_test = tensors(bundle.test)
     model = zoo.create_model(cfg.model.name, **resolve_model_kwargs(cfg.model.name, cfg.model.kwargs, bundle.info))
     # The recipe's memory format, as the trainer applies it: the model once, each batch as it comes.
@@ -122,10 +125,11 @@ def bare_loop(config: str, overrides: list[str], target: float | None) -> list[d
     for epoch in range(1, cfg.train.epochs + 1):
         t0 = time.perf_counter()
         model.train()
-        perm = torch.randperm(len(x_train))
+        perm = torch.randperm(len(x_train), generator=gen)
+        params = train_tf.draw(len(x_train), gen)
         for i in range(steps):
             idx = perm[i * bs:(i + 1) * bs]
-            x = x_train[idx].contiguous(memory_format=fmt)
+            x = train_tf(x_train[idx], {k: v[idx] for k, v in params.items()}).contiguous(memory_format=fmt)
             loss = F.cross_entropy(model(x), y_train[idx], label_smoothing=cfg.train.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
