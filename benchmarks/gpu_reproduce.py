@@ -114,6 +114,7 @@ def start_mps(env: dict[str, str]) -> Callable[[], None] | None:
             subprocess.run([ctl], input="quit\n", text=True, env=mps_env, timeout=30, capture_output=True)
         except subprocess.TimeoutExpired:
             print("MPS: the daemon did not quit within 30 s", flush=True)
+        shutil.rmtree(base, ignore_errors=True)
 
     probe = "import torch; print(float(torch.ones(4, device='cuda').sum()))"
     try:
@@ -121,6 +122,7 @@ def start_mps(env: dict[str, str]) -> Callable[[], None] | None:
         if started.returncode != 0:
             print(f"MPS: the daemon did not start ({(started.stderr or started.stdout).strip()[-200:]}); "
                   "the rows time-share the GPU", flush=True)
+            shutil.rmtree(base, ignore_errors=True)
             return None
         check = subprocess.run([sys.executable, "-c", probe], env=mps_env, timeout=120, capture_output=True, text=True)
     except subprocess.TimeoutExpired:

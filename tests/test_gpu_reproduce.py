@@ -98,6 +98,8 @@ def test_mps_falls_back_to_time_sharing(gpu_reproduce, tmp_path, monkeypatch, st
     calls = log.read_text().splitlines()
     assert calls[0].startswith("args:-d pipe:") and calls[0].endswith("/pipe")
     assert calls[1:] == ([calls[0].replace("args:-d", "args:"), "quit"] if start_code == 0 else [])
+    pipe = calls[0].split("pipe:", 1)[1]
+    assert not os.path.exists(os.path.dirname(pipe))  # its folders are removed
 
 
 def test_mps_missing_daemon(gpu_reproduce, tmp_path, monkeypatch):
