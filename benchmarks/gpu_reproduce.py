@@ -17,11 +17,19 @@ at a time. So on CUDA the script first starts an MPS control daemon (CUDA's
 Multi-Process Service, ``nvidia-cuda-mps-control``), under which the five processes'
 kernels can run side by side; it checks that a CUDA process starts under it and, if
 not (no daemon on the machine, or it fails), runs the rows without it and says so
-(``--no-mps`` skips it). When all
-are done (or ``--time-limit`` passes: the unfinished ones get Ctrl-C, write last.ckpt
-and are listed), one last ``zoo reproduce`` writes results.md / results.csv for the
-finished rows. Running the same command again resumes the unfinished rows from their
-checkpoints and skips the finished ones.
+(``--no-mps`` skips it).
+
+A step of these small networks is hundreds of tiny kernels, so by default the rows
+compile in the ``reduce-overhead`` mode, which records a step's forward and backward
+once as CUDA graphs and then replays each with one launch. Should a row fail before
+any row has finished, every row is stopped and started again in torch.compile's
+default mode (one mode for all rows, so the final table matches each row's config),
+and ``gpu_reproduce.json`` says so (``"compile"``, ``"compile_fallback"``).
+
+When all are done (or ``--time-limit`` passes: the unfinished ones get Ctrl-C, write
+last.ckpt and are listed), one last ``zoo reproduce`` writes results.md / results.csv
+for the finished rows. Running the same command again resumes the unfinished rows from
+their checkpoints and skips the finished ones.
 
     python benchmarks/gpu_reproduce.py --data-root /path/holding/CIFAR10
     python benchmarks/gpu_reproduce.py --epochs-scale 0.5 --time-limit 500   # the schedule compressed 2x
@@ -137,6 +145,19 @@ def start_mps(env: dict[str, str]) -> Callable[[], None] | None:
     return stop
 
 
+def stop_rows(procs: dict[str, subprocess.Popen], models: list[str], *, kill: bool = False) -> None:
+    """Ctrl-C to these rows: each trainer finishes its step and writes last.ckpt.
+    ``kill``: at once, nothing kept (a row that restarts in another mode starts afresh)."""
+    for model in models:
+        os.killpg(procs[model].pid, signal.SIGKILL if kill else signal.SIGINT)
+    for model in models:
+        try:
+            procs[model].wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(procs[model].pid, signal.SIGKILL)
+            procs[model].wait()
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("overrides", nargs="*", help="extra key=value overrides for every row")
@@ -147,6 +168,8 @@ def main() -> int:
     p.add_argument("--device", default="cuda")
     p.add_argument("--amp", default="bf16", choices=["bf16", "fp16", "off"])
     p.add_argument("--no-compile", action="store_true", help="eager mode (no torch.compile)")
+    p.add_argument("--compile-mode", default="reduce-overhead", choices=["reduce-overhead", "default"],
+                   help="torch.compile mode (default: reduce-overhead, CUDA graphs; default mode if a row fails)")
     p.add_argument("--no-channels-last", action="store_true")
     p.add_argument("--no-mps", action="store_true", help="do not start CUDA MPS (the rows time-share the GPU)")
     p.add_argument("--time-limit", type=float, default=540.0,
@@ -157,10 +180,14 @@ def main() -> int:
     data = find_data(args.data_root)
     out = out_dir(args.out)
     (out / "logs").mkdir(parents=True, exist_ok=True)
-    common = [f"data.root={data}", f"train.device={args.device}", f"train.amp={args.amp}",
-              f"train.channels_last={str(not args.no_channels_last).lower()}",
-              f"train.compile={str(not args.no_compile).lower()}", "log.progress=lines", "log.every_steps=2000",
-              *args.overrides]
+    compile_mode = "off" if args.no_compile else args.compile_mode
+
+    def common() -> list[str]:
+        compile_value = {"off": "false", "default": "true"}.get(compile_mode, compile_mode)
+        return [f"data.root={data}", f"train.device={args.device}", f"train.amp={args.amp}",
+                f"train.channels_last={str(not args.no_channels_last).lower()}", f"train.compile={compile_value}",
+                "log.progress=lines", "log.every_steps=2000", *args.overrides]
+
     scale = ["--epochs-scale", f"{args.epochs_scale:g}"] if args.epochs_scale else []
     threads = max(1, (os.cpu_count() or 2) // len(args.models))
     env = {**os.environ, "OMP_NUM_THREADS": str(threads),
@@ -173,19 +200,34 @@ def main() -> int:
         if not args.no_mps:
             stop_mps = start_mps(env)
 
-    procs: dict[str, subprocess.Popen] = {}
-    for model in args.models:
-        cmd = [*cli, "--models", model, "--out", str(out), "--in-process", *scale, *common]
-        log = (out / "logs" / f"{model}.log").open("a")
-        log.write(f"$ {shlex.join(cmd[2:])}\n")
-        log.flush()
-        procs[model] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
-                                        start_new_session=True)
+    def launch() -> dict[str, subprocess.Popen]:
+        procs = {}
+        for model in args.models:
+            cmd = [*cli, "--models", model, "--out", str(out), "--in-process", *scale, *common()]
+            with (out / "logs" / f"{model}.log").open("a") as log:
+                log.write(f"$ {shlex.join(cmd[2:])}\n")
+                log.flush()
+                procs[model] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+                                                start_new_session=True)
+        return procs
 
+    procs = launch()
+    fallback = False
     deadline = start + args.time_limit
     last_report = 0.0
-    while any(pr.poll() is None for pr in procs.values()) and time.time() < deadline:
+    while time.time() < deadline:
         time.sleep(2)
+        codes = [pr.poll() for pr in procs.values()]
+        if compile_mode == "reduce-overhead" and 0 not in codes and any(c not in (None, 0) for c in codes):
+            failed = [m for m, c in zip(procs, codes) if c not in (None, 0)]
+            print(f"{', '.join(failed)} failed with train.compile=reduce-overhead (see logs/); every row "
+                  "starts again in torch.compile's default mode", flush=True)
+            stop_rows(procs, [m for m, pr in procs.items() if pr.poll() is None], kill=True)
+            compile_mode, fallback = "default", True
+            procs = launch()
+            continue
+        if None not in codes:
+            break
         if time.time() - last_report >= 30:
             last_report = time.time()
             print(f"[{time.time() - start:6.0f} s]", flush=True)
@@ -193,20 +235,13 @@ def main() -> int:
                 state = "running" if procs[model].poll() is None else f"exit {procs[model].returncode}"
                 print(f"  {model:10s} {state:8s} {last_line(out / 'logs' / f'{model}.log')}", flush=True)
     stopped = [m for m, pr in procs.items() if pr.poll() is None]
-    for model in stopped:  # Ctrl-C: the trainer finishes its step and writes last.ckpt
-        os.killpg(procs[model].pid, signal.SIGINT)
-    for model in stopped:
-        try:
-            procs[model].wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(procs[model].pid, signal.SIGKILL)
-            procs[model].wait()
+    stop_rows(procs, stopped)
 
     done = [m for m in args.models if procs[m].returncode == 0]
     unfinished = [m for m in args.models if m not in done]
     code = 0
     if done:  # every finished row is skipped here: this only writes the table
-        final = [*cli, "--models", *done, "--out", str(out), "--in-process", *scale, *common]
+        final = [*cli, "--models", *done, "--out", str(out), "--in-process", *scale, *common()]
         code = subprocess.run(final, env=env, cwd=ROOT).returncode
     if stop_mps is not None:
         stop_mps()
@@ -223,7 +258,7 @@ def main() -> int:
     record = {"command": shlex.join([sys.executable, *sys.argv]), "data_root": str(data), "models": args.models,
               "finished": done, "unfinished": unfinished, "stopped_at_time_limit": stopped,
               "wall_time_s": round(time.time() - start, 1), "threads_per_process": threads,
-              "mps": stop_mps is not None}
+              "mps": stop_mps is not None, "compile": compile_mode, "compile_fallback": fallback}
     (out / "gpu_reproduce.json").write_text(json.dumps(record, indent=2) + "\n")
     if md.exists():
         print(md.read_text())

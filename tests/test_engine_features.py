@@ -204,6 +204,22 @@ def test_channels_last_trains_to_the_same_weights(tmp_path):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
 
 
+@pytest.mark.parametrize("value, mode", [(True, None), ("reduce-overhead", "reduce-overhead"),
+                                         ("max-autotune", "max-autotune")])
+def test_compile_mode_reaches_torch_compile(tmp_path, monkeypatch, value, mode):
+    seen = []
+    monkeypatch.setattr(torch, "compile", lambda net, **kw: seen.append(kw) or net)
+    Trainer(config_from_dict(tiny_config(tmp_path, train={"compile": value})))
+    assert seen == [{"mode": mode}]
+
+
+def test_unknown_compile_mode_is_a_config_error(tmp_path):
+    from zoo.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="train.compile must be bool or .*'reduce-overhead'"):
+        config_from_dict(tiny_config(tmp_path, train={"compile": "fast"}))
+
+
 @pytest.mark.slow
 def test_compiled_model_trains(tmp_path):
     summary = train(tiny_config(tmp_path, train={"epochs": 2, "compile": True}))

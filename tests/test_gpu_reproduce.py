@@ -57,6 +57,24 @@ def test_gpu_reproduce_tiny_on_cpu(tmp_path):
     assert "resnet44: stopped at the time limit" in (tmp_path / "short" / "results.md").read_text()
 
 
+def test_failed_row_under_cuda_graphs_restarts_every_row_in_default_mode(tmp_path):
+    make_cifar10(tmp_path / "data", per_batch=8, n_test=16)
+    # A negative learning rate fails both rows in either mode: the script restarts them
+    # once in the default mode, then reports them as failed.
+    cpu = [a for a in CPU if a != "--no-compile"]
+    done = run("--epochs-scale", "0.0001", "--models", "resnet20", "resnet32", "--compile-mode", "reduce-overhead",
+               "--out", tmp_path / "o", "--data-root", tmp_path / "data", *cpu, "optim.lr=-1")
+    assert done.returncode == 1
+    assert "failed with train.compile=reduce-overhead" in done.stdout and "default mode" in done.stdout
+    record = json.loads((tmp_path / "o" / "gpu_reproduce.json").read_text())
+    assert record["compile"] == "default" and record["compile_fallback"] is True
+    assert record["finished"] == [] and record["unfinished"] == ["resnet20", "resnet32"]
+    for model in ("resnet20", "resnet32"):
+        commands = [l for l in (tmp_path / "o" / "logs" / f"{model}.log").read_text().splitlines() if l.startswith("$ ")]
+        assert len(commands) == 2
+        assert "train.compile=reduce-overhead" in commands[0] and "train.compile=true" in commands[1]
+
+
 def test_missing_data_is_one_line(tmp_path):
     if (ROOT / "data" / "CIFAR10").is_dir() or (ROOT.parent / "shared" / "data" / "CIFAR10").is_dir():
         pytest.skip("a CIFAR-10 copy beside the checkout would be found")

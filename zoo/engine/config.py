@@ -120,7 +120,9 @@ class TrainConfig:
     # torch CPU threads: auto (the cores free at start), a number, or null (torch's default)
     threads: int | Literal["auto"] | None = field(default="auto", metadata=_range(ge=1))
     amp: Literal["off", "bf16", "fp16"] = "off"
-    compile: bool = False
+    # torch.compile: true (its default mode) or a mode; "reduce-overhead" replays each step
+    # as a CUDA graph, which pays for small models whose GPU steps are launch-bound
+    compile: bool | Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = False
     channels_last: bool = False
     grad_clip_norm: float | None = field(default=None, metadata=_range(gt=0))
     grad_clip_value: float | None = field(default=None, metadata=_range(gt=0))

@@ -240,7 +240,7 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         if tc.compile:
-            self.net = torch.compile(self.net)
+            self.net = torch.compile(self.net, mode=None if tc.compile is True else tc.compile)
         self.after_step = getattr(self.model, "after_optimizer_step", None)
 
         self.pos = _Position()
