@@ -121,7 +121,7 @@ class TrainConfig:
     threads: int | Literal["auto"] | None = field(default="auto", metadata=_range(ge=1))
     amp: Literal["off", "bf16", "fp16"] = "off"
     # torch.compile: true (its default mode) or a mode; "reduce-overhead" replays each step
-    # as a CUDA graph, which pays for small models whose GPU steps are launch-bound
+    # as CUDA graphs, meant for small models whose GPU steps are launch-bound
     compile: bool | Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = False
     channels_last: bool = False
     grad_clip_norm: float | None = field(default=None, metadata=_range(gt=0))
