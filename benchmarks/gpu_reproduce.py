@@ -218,8 +218,8 @@ def main() -> int:
     while time.time() < deadline:
         time.sleep(2)
         codes = [pr.poll() for pr in procs.values()]
-        if compile_mode == "reduce-overhead" and 0 not in codes and any(c not in (None, 0) for c in codes):
-            failed = [m for m, c in zip(procs, codes) if c not in (None, 0)]
+        failed = [m for m, c in zip(procs, codes) if c not in (None, 0)]
+        if compile_mode == "reduce-overhead" and failed and 0 not in codes:
             print(f"{', '.join(failed)} failed with train.compile=reduce-overhead (see logs/); every row "
                   "starts again in torch.compile's default mode", flush=True)
             stop_rows(procs, [m for m, pr in procs.items() if pr.poll() is None], kill=True)
