@@ -320,8 +320,24 @@ def test_cifar10_from_python_pickles(tmp_path):
 
 def test_cifar10_augment_off(tmp_path):
     make_cifar10(tmp_path)
-    bundle = build_dataset(cfg_for("cifar10", tmp_path, augment=False))
+    bundle = build_dataset(cfg_for("cifar10", tmp_path, augment=False, options={"cutout": 16}))
     assert not bundle.train.transform.random
+
+
+def test_cifar10_cutout_option(tmp_path):
+    make_cifar10(tmp_path)
+    assert build_dataset(cfg_for("cifar10", tmp_path)).train.transform.cutout == 0
+    bundle = build_dataset(cfg_for("cifar10", tmp_path, options={"cutout": 16}))
+    assert bundle.train.transform.cutout == 16 and bundle.test.transform.cutout == 0
+    bundle.train.set_epoch(0)
+    x, _ = next(iter(bundle.train))
+    # Each training image has a blanked square: at least 8 x 8 pixels (a corner centre),
+    # at most 16 x 16, exactly zero in every channel after normalization.
+    blank = (x == 0).all(dim=1).flatten(1).sum(1)
+    assert ((blank >= 64) & (blank <= 256)).all(), blank
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ConfigError, match="data.cutout"):
+            build_dataset(cfg_for("cifar10", tmp_path, options={"cutout": bad}))
 
 
 def test_cifar10_from_npz(tmp_path):
@@ -407,6 +423,27 @@ def test_image_transform_crop_flip_normalize_match_reference():
         assert_close(out[i], (ref.float() / 255 - m) / s)
     assert params["flip"].any() and not params["flip"].all()
     assert (params["offset"] != 3).any()
+
+
+def test_image_transform_cutout_matches_reference():
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randint(0, 256, (32, 3, 12, 10), dtype=torch.uint8, generator=gen)
+    mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
+    tf = ImageTransform(mean, std, crop_padding=2, flip=True, cutout=5)
+    params = tf.draw(32, gen)
+    out = tf(x, params)
+    plain = ImageTransform(mean, std, crop_padding=2, flip=True)(x, {k: params[k] for k in ("offset", "flip")})
+    sizes = set()
+    for i in range(32):
+        # DeVries & Taylor's square: rows [cy - L//2, cy - L//2 + L) clipped to the image.
+        cy, cx = int(params["cutout"][i, 0] * 12), int(params["cutout"][i, 1] * 10)
+        ref = plain[i].clone()
+        ref[:, max(cy - 2, 0) : max(cy + 3, 0), max(cx - 2, 0) : max(cx + 3, 0)] = 0
+        assert_close(out[i], ref)
+        sizes.add(int((ref == 0).all(0).sum()))
+    assert 25 in sizes and min(sizes) < 25  # whole squares and ones clipped at the border
+    assert tf.random and not tf.without_augmentation().random
+    assert ImageTransform(mean, std, cutout=4).random
 
 
 def test_image_transform_flip_only_and_plain():

@@ -158,8 +158,12 @@ class ImageTransform:
     ``crop_padding`` pads with zeros (black, as torchvision's ``RandomCrop(size,
     padding=p)`` does before normalization) and takes a random crop of the
     original size (the 4-px CIFAR recipe of He et al.); ``flip`` mirrors half
-    the images horizontally. Randomness is drawn per sample once per epoch by
-    :meth:`draw`, so a sample's crop depends only on (seed, epoch, sample).
+    the images horizontally; ``cutout`` L > 0 zeroes an L x L square of each
+    normalized training image (the dataset mean), centred on a uniformly drawn
+    pixel and clipped at the border (DeVries & Taylor 2017, "Improved
+    Regularization of Convolutional Neural Networks with Cutout"). Randomness is
+    drawn per sample once per epoch by :meth:`draw`, so a sample's crop depends
+    only on (seed, epoch, sample).
 
     Crop and flip are one ``gather`` over the padded batch (per-sample source
     column indices, reversed for flipped samples), and normalization is
@@ -175,6 +179,7 @@ class ImageTransform:
         *,
         crop_padding: int = 0,
         flip: bool = False,
+        cutout: int = 0,
         pad_to: int | None = None,
     ) -> None:
         if len(mean) != len(std):
@@ -185,6 +190,7 @@ class ImageTransform:
         self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
         self.crop_padding = int(crop_padding)
         self.flip = bool(flip)
+        self.cutout = int(cutout)
         self.pad_to = pad_to
         # x/255 then (x - mean)/std as one multiply and one add.
         self._scale = 1.0 / (255.0 * self.std)
@@ -193,18 +199,21 @@ class ImageTransform:
 
     @property
     def random(self) -> bool:
-        return self.crop_padding > 0 or self.flip
+        return self.crop_padding > 0 or self.flip or self.cutout > 0
 
     def without_augmentation(self) -> "ImageTransform":
         return ImageTransform(self.mean.flatten().tolist(), self.std.flatten().tolist(), pad_to=self.pad_to)
 
     def draw(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
-        """Per-sample random parameters of ``n`` samples (crop offsets, flips)."""
+        """Per-sample random parameters of ``n`` samples (crop offsets, flips, cutout centres)."""
         params: dict[str, Tensor] = {}
         if self.crop_padding:
             params["offset"] = torch.randint(0, 2 * self.crop_padding + 1, (n, 2), generator=generator)
         if self.flip:
             params["flip"] = torch.rand(n, generator=generator) < 0.5
+        if self.cutout:
+            # Centres as fractions of the height and width, so draw() needs no image size.
+            params["cutout"] = torch.rand(n, 2, generator=generator)
         return params
 
     def _constants(self, device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -256,8 +265,25 @@ class ImageTransform:
             x = torch.nn.functional.pad(x, (p, q, p, q))
         return x
 
+    def cut(self, x: Tensor, centres: Tensor) -> Tensor:
+        """Zero a ``cutout`` x ``cutout`` square of each normalized image in ``x``, in place."""
+        n, _, h, w = x.shape
+        dev = x.device
+        centres = centres.to(dev)
+        # Square [c - L/2, c - L/2 + L) around each centre; the part outside the image is lost.
+        top = (centres[:, 0:1] * h).long() - self.cutout // 2
+        left = (centres[:, 1:2] * w).long() - self.cutout // 2
+        ar_h, ar_w = torch.arange(h, device=dev), torch.arange(w, device=dev)
+        in_rows = (ar_h >= top) & (ar_h < top + self.cutout)  # (n, h)
+        in_cols = (ar_w >= left) & (ar_w < left + self.cutout)  # (n, w)
+        keep = ~(in_rows.unsqueeze(2) & in_cols.unsqueeze(1))
+        return x.mul_(keep.unsqueeze(1).to(x.dtype))
+
     def __call__(self, x: Tensor, params: dict[str, Tensor] | None = None) -> Tensor:
-        return self.normalize(self.augment(x, params))
+        x = self.normalize(self.augment(x, params))
+        if params and "cutout" in params:
+            x = self.cut(x, params["cutout"])
+        return x
 
     def to(self, device: Any) -> "ImageTransform":
         # Constants follow the input's device on each call (cached per device).
@@ -266,7 +292,7 @@ class ImageTransform:
     def __repr__(self) -> str:
         return (
             f"ImageTransform(mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()}, "
-            f"crop_padding={self.crop_padding}, flip={self.flip})"
+            f"crop_padding={self.crop_padding}, flip={self.flip}, cutout={self.cutout})"
         )
 
 

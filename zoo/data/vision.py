@@ -82,12 +82,13 @@ def image_bundle(
     std: tuple[float, ...],
     crop_padding: int = 0,
     flip: bool = False,
+    cutout: int = 0,
     extra: dict[str, Any] | None = None,
 ) -> DataBundle:
     """A :class:`DataBundle` over uint8 NCHW tensors held in memory.
 
     ``cfg.augment`` switches the training augmentation (random crop with
-    ``crop_padding``, horizontal ``flip``) on or off; evaluation never augments.
+    ``crop_padding``, horizontal ``flip``, ``cutout``) on or off; evaluation never augments.
     ``cfg.val_split`` carves a seeded validation set out of ``train``.
     """
     x_train, y_train = train
@@ -102,7 +103,8 @@ def image_bundle(
         val = TensorLoader((x_train[held], y_train[held]), batch_size=eval_bs, transform=eval_tf)
         x_train, y_train = x_train[keep], y_train[keep]
     augment = cfg.augment
-    train_tf = ImageTransform(mean, std, crop_padding=crop_padding if augment else 0, flip=flip and augment)
+    train_tf = ImageTransform(mean, std, crop_padding=crop_padding if augment else 0, flip=flip and augment,
+                              cutout=cutout if augment else 0)
     info = DataInfo(
         name=name,
         task="classification",
@@ -501,35 +503,42 @@ def load_cifar(cfg, name: str = "cifar10", *, coarse: bool = False) -> tuple[tor
 
 
 @register_dataset("cifar10", input_size=(3, 32, 32))
-def cifar10(cfg, *, crop_padding: int = 4, flip: bool = True) -> DataBundle:
+def cifar10(cfg, *, crop_padding: int = 4, flip: bool = True, cutout: int = 0) -> DataBundle:
     """CIFAR-10 (Krizhevsky 2009): 50,000 train, 10,000 test, 32x32 colour, 10 classes.
 
     Training augmentation when ``data.augment`` (default): random 32x32 crops of the
     image zero-padded by ``crop_padding`` (4) px and horizontal flips, as in He et
-    al. 2016. Loads torchvision's ``cifar-10-batches-py`` or the
+    al. 2016; ``cutout`` L > 0 also blanks an L x L square of each image (DeVries &
+    Taylor 2017 use 16 on CIFAR-10). Loads torchvision's ``cifar-10-batches-py`` or the
     ``CIFAR10/cifar10_{train,test}.npz`` arrays.
     """
     x_train, y_train, x_test, y_test, classes, source = load_cifar(cfg, "cifar10")
     mean, std = CIFAR10_STATS
     return image_bundle(cfg, name="cifar10", train=(x_train, y_train), test=(x_test, y_test), classes=classes,
                         mean=mean, std=std, crop_padding=check_crop_padding(crop_padding), flip=flip,
-                        extra={"source": source})
+                        cutout=check_pixels("cutout", cutout), extra={"source": source})
 
 
 @register_dataset("cifar100", input_size=(3, 32, 32))
-def cifar100(cfg, *, crop_padding: int = 4, flip: bool = True, coarse: bool = False) -> DataBundle:
+def cifar100(cfg, *, crop_padding: int = 4, flip: bool = True, cutout: int = 0, coarse: bool = False) -> DataBundle:
     """CIFAR-100 (Krizhevsky 2009): 50,000 train, 10,000 test, 100 classes (``coarse``: 20 superclasses).
 
-    Same augmentation as CIFAR-10 (4-px padded random crop, horizontal flip).
+    Same augmentation as CIFAR-10 (4-px padded random crop, horizontal flip, optional
+    ``cutout``; DeVries & Taylor 2017 use 8 on CIFAR-100).
     """
     x_train, y_train, x_test, y_test, classes, source = load_cifar(cfg, "cifar100", coarse=coarse)
     mean, std = CIFAR100_STATS
     return image_bundle(cfg, name="cifar100", train=(x_train, y_train), test=(x_test, y_test), classes=classes,
                         mean=mean, std=std, crop_padding=check_crop_padding(crop_padding), flip=flip,
-                        extra={"source": source})
+                        cutout=check_pixels("cutout", cutout), extra={"source": source})
+
+
+def check_pixels(key: str, p: Any) -> int:
+    """``p`` as a size in pixels (an int >= 0), else a ConfigError naming ``data.<key>``."""
+    if isinstance(p, bool) or not isinstance(p, int) or p < 0:
+        raise ConfigError(f"data.{key} must be an int >= 0, got {p!r}")
+    return p
 
 
 def check_crop_padding(p: Any) -> int:
-    if isinstance(p, bool) or not isinstance(p, int) or p < 0:
-        raise ConfigError(f"data.crop_padding must be an int >= 0, got {p!r}")
-    return p
+    return check_pixels("crop_padding", p)
