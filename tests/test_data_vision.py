@@ -435,7 +435,8 @@ def test_image_transform_cutout_matches_reference():
     plain = ImageTransform(mean, std, crop_padding=2, flip=True)(x, {k: params[k] for k in ("offset", "flip")})
     sizes = set()
     for i in range(32):
-        # DeVries & Taylor's square: rows [cy - L//2, cy - L//2 + L) clipped to the image.
+        # An L x L square, rows [cy - L//2, cy - L//2 + L), clipped to the image (for even L,
+        # the paper's sizes, the square of DeVries & Taylor's code).
         cy, cx = int(params["cutout"][i, 0] * 12), int(params["cutout"][i, 1] * 10)
         ref = plain[i].clone()
         ref[:, max(cy - 2, 0) : max(cy + 3, 0), max(cx - 2, 0) : max(cx + 3, 0)] = 0
