@@ -24,6 +24,17 @@ def _isolate(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
 
 
+def import_benchmark(name):
+    """A script of benchmarks/ as a module (the folder is not a package)."""
+    import importlib
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
+
+
 def run_cli(*args, cwd=None, timeout=300, env=None):
     """Run `python -m zoo.cli ARGS` in a real subprocess (exit codes, stderr, signals)."""
     full_env = {**os.environ, **(env or {})}

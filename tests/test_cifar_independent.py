@@ -13,18 +13,13 @@ from zoo import create_model
 from zoo.engine.config import SchedConfig
 from zoo.engine.optim import lr_lambda
 
-from .conftest import ROOT
+from .conftest import ROOT, import_benchmark
 from .test_cifar_jpeg import write_copy
 
 
 @pytest.fixture()
 def independent():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import cifar_independent
-    finally:
-        sys.path.pop(0)
-    return cifar_independent
+    return import_benchmark("cifar_independent")
 
 
 @pytest.mark.parametrize("train_mode", [False, True])

@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from .conftest import ROOT
+from .conftest import ROOT, import_benchmark
 from .test_data_vision import make_cifar10
 
 SCRIPT = ROOT / "benchmarks" / "gpu_reproduce.py"
@@ -84,12 +84,7 @@ def test_missing_data_is_one_line(tmp_path):
 
 @pytest.fixture()
 def gpu_reproduce():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import gpu_reproduce
-    finally:
-        sys.path.pop(0)
-    return gpu_reproduce
+    return import_benchmark("gpu_reproduce")
 
 
 def fake_mps_control(folder, *, start_code):
