@@ -121,7 +121,6 @@ def main() -> None:
     ap.add_argument("--amp", choices=["bf16", "off"], default="bf16")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--limit", type=int, default=0, help="use only the first N training and test images (smoke test)")
     ap.add_argument("--out", type=Path, help="CSV of per-epoch figures")
     args = ap.parse_args()
 
@@ -134,9 +133,6 @@ def main() -> None:
     root = Path(args.root) / "CIFAR10"
     train = Images(root / "cifar10_train.npz", train_tf)
     test = Images(root / "cifar10_test.npz", v2.Compose(to_float))
-    if args.limit:
-        train = torch.utils.data.Subset(train, range(args.limit))
-        test = torch.utils.data.Subset(test, range(args.limit))
     train_loader = DataLoader(train, batch_size=128, shuffle=True)
     test_loader = DataLoader(test, batch_size=512)
 
