@@ -15,8 +15,8 @@ per-epoch test accuracy can be set beside `zoo train` of the same recipe:
     python benchmarks/cifar_independent.py --root ../shared/data --epochs 30 --out runs/ind.csv
     python -m zoo.cli train configs/published/resnet20_cifar10.yaml data.root=../shared/data train.epochs=30
 
-The only thing read from the work tree is the data: ROOT/CIFAR10/cifar10_{train,test}.npz
-(uint8 NHWC ``images``, int64 ``labels``), the format the zoo's CIFAR-10 loader reads.
+It reads nothing but the data, ROOT/CIFAR10/cifar10_{train,test}.npz (uint8 NHWC
+``images``, int64 ``labels``: the files the zoo's CIFAR-10 loader reads).
 """
 
 from __future__ import annotations
